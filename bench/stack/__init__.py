@@ -1,0 +1,1 @@
+"""Runtimes that bring the stack up: local processes on loopback (default) or Docker Compose."""
