@@ -15,7 +15,7 @@ from generator.errors import InvalidInput, TargetUnreachable
 from mocks.errors import ConfigError
 
 # Each module registers its own subcommands; adding a command means adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ("bench.commands.mock",)
+COMMAND_MODULES: tuple[str, ...] = ()
 
 Handler = Callable[[argparse.Namespace], int]
 
