@@ -1,0 +1,35 @@
+"""`callbench report RUN_DIR`: renders a finished or interrupted run again from its
+events.jsonl and run.json, in any format."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import exitcodes
+from generator.report.junit import render_junit
+from generator.report.markdown import render_markdown
+from generator.report.rerender import summary_from_run_dir
+from generator.report.terminal import render_terminal
+
+RENDERERS = {
+    "md": render_markdown,
+    "json": lambda summary: json.dumps(summary, indent=2),
+    "junit": render_junit,
+    "text": render_terminal,
+}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("report", help="render a run again", description=__doc__)
+    p.add_argument("run_dir", type=Path, help="the run's directory (--out of the run)")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="md")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    summary = summary_from_run_dir(args.run_dir)
+    print(RENDERERS[args.format](summary))
+    return exitcodes.PASSED if summary["passed"] else exitcodes.FAILED

@@ -1,0 +1,67 @@
+"""The open-model engine shared by the two arrival-rate models, and their pure schedules.
+
+Iterations start at scheduled times whatever the target does. A start needs a free VU: one of
+preAllocatedVUs, or a new one while fewer than maxVUs exist; when none is free the iteration is
+*dropped* and counted in `dropped_iterations`, never delayed — delaying would let a slow target
+lower the load it gets (k6's rule). Each iteration's intended start is its scheduled time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Iterator, Sequence
+
+from generator.load.base import LoadRun
+
+
+def ramp_offsets(start_rate: float, segments: Sequence[tuple[float, float]]) -> Iterator[float]:
+    """Arrival times (seconds from start) for a rate (per second) that moves linearly from
+    ``start_rate`` through each (duration, end_rate) segment: arrival i is where the cumulative
+    rate integral reaches i (so a constant rate r gives 0, 1/r, 2/r, ...)."""
+    done, t0, r0, i = 0.0, 0.0, start_rate, 0
+    for duration, r1 in segments:
+        area = (r0 + r1) / 2 * duration
+        while i < done + area - 1e-9:
+            need = i - done
+            if abs(r1 - r0) < 1e-12:
+                x = need / r0
+            else:
+                k = (r1 - r0) / (2 * duration)
+                x = (-r0 + math.sqrt(max(r0 * r0 + 4 * k * need, 0.0))) / (2 * k)
+            yield t0 + x
+            i += 1
+        done, t0, r0 = done + area, t0 + duration, r1
+
+
+async def run_open(
+    run: LoadRun, offsets: Iterable[float], pre_allocated: int, max_vus: int, grace_s: float
+) -> None:
+    start = run.now()
+    idle = list(range(pre_allocated - 1, -1, -1))
+    allocated = pre_allocated
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(vu: int, intended: float) -> None:
+        run.vus += 1
+        try:
+            await run.iterate(vu, intended)
+        finally:
+            run.vus -= 1
+            idle.append(vu)
+
+    for offset in offsets:
+        intended = start + offset
+        if await run.sleep_until(intended):
+            break
+        if idle:
+            vu = idle.pop()
+        elif allocated < max_vus:
+            vu, allocated = allocated, allocated + 1
+        else:
+            run.dropped(intended)
+            continue
+        task = asyncio.create_task(one(vu, intended))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await run.drain(set(tasks), grace_s)

@@ -1,0 +1,76 @@
+"""RUN_DIR/events.jsonl: every observation of a run, written as the run goes.
+
+One JSON object per line. The first line is the header, the rest are observations, the last (when
+the run ended normally) is the end mark:
+
+    {"k": "start", "format": 1, "wall": 1732260000.123}
+    {"k": "t", "t": 1.234, "n": "turn_latency", "v": 812.5, "g": {"protocol": "native"}}
+    {"k": "c", "t": 1.240, "n": "errors_total", "v": 1, "g": {"kind": "refused"}}
+    {"k": "r", "t": 1.250, "n": "call_success", "v": 1, "g": {}}      (v: 1 pass, 0 fail)
+    {"k": "g", "t": 2.000, "n": "vus", "v": 10, "g": {"workload": "calls"}}
+    {"k": "end", "t": 20.5}
+
+``t`` is seconds since the store started. Lines are buffered and flushed at least once a second
+(and at the end), so a killed run loses at most its last second; a torn last line is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+FORMAT_VERSION = 1
+
+
+class EventSink:
+    """Appends events to a JSONL file, flushing at least every ``flush_interval_s``."""
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Callable[[], float] = time.monotonic,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.path = path
+        self._clock = clock
+        self._interval = flush_interval_s
+        self._buffer: list[str] = []
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._last_flush = clock()
+
+    def write(self, event: dict[str, Any]) -> None:
+        self._buffer.append(json.dumps(event, separators=(",", ":")))
+        if self._clock() - self._last_flush >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = self._clock()
+        if self._file is None or not self._buffer:
+            return
+        self._file.write("\n".join(self._buffer) + "\n")
+        self._file.flush()
+        self._buffer.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """The events of a file, skipping lines that do not parse (a run killed mid-write)."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict):
+                yield event

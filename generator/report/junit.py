@@ -1,0 +1,35 @@
+"""JUnit XML: one test case per threshold, failed thresholds as <failure>, so CI shows each
+criterion of the run as a test."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+
+def render_junit(summary: dict[str, Any]) -> str:
+    thresholds = summary["thresholds"]
+    failures = sum(not t["ok"] for t in thresholds)
+    suite = ET.Element(
+        "testsuite",
+        name=f"callbench.{summary['name']}",
+        tests=str(len(thresholds)),
+        failures=str(failures),
+        errors="0",
+        time=f"{summary['duration_s']:.3f}",
+    )
+    for t in thresholds:
+        case = ET.SubElement(suite, "testcase", classname="callbench.thresholds", name=t["expr"])
+        if not t["ok"]:
+            value = "no data" if t["value"] is None else f"{t['value']:g}"
+            failure = ET.SubElement(case, "failure", message=f"{t['expr']} failed: {value}")
+            failure.text = t.get("note") or f"observed {value}"
+    if summary["status"] != "completed":
+        case = ET.SubElement(suite, "testcase", classname="callbench.run", name="run completed")
+        ET.SubElement(case, "failure", message=f"run {summary['status']}")
+        suite.set("tests", str(len(thresholds) + 1))
+        suite.set("failures", str(failures + 1))
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

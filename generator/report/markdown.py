@@ -1,0 +1,71 @@
+"""report.md: the seed's report template — summary, configuration, results table, latency
+percentiles, error breakdown, thresholds, verdict. Formatting only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return str(value)
+
+
+def render_markdown(summary: dict[str, Any]) -> str:
+    calls = summary["calls"]
+    rate = summary["success_rate"]
+    verdict = "PASS" if summary["passed"] else "FAIL"
+    out = [
+        f"# Load test results — {summary['name']}",
+        "",
+        f"**Verdict: {verdict}** · status {summary['status']} · started {summary['started_at']}",
+        "",
+        "## Summary",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| total calls | {calls['total']} |",
+        f"| succeeded | {calls['succeeded']} |",
+        f"| failed | {calls['failed']} |",
+        f"| success rate | {'—' if rate is None else f'{rate * 100:.1f}%'} |",
+        f"| duration | {summary['duration_s']:.1f} s |",
+        f"| calls/s | {summary['calls_per_s']:.2f} |",
+        f"| iterations | {summary['iterations']} |",
+        f"| dropped iterations | {summary['dropped_iterations']} |",
+        f"| peak VUs | {summary['vus_max']} |",
+        "",
+        "## Configuration",
+        "",
+        "| workload | type | load model | max VUs |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, w in summary["workloads"].items():
+        out.append(f"| {name} | {w.get('type')} | {w.get('executor')} | {w.get('max_vus')} |")
+    out += ["", "```json", json.dumps(summary["config"], indent=2, sort_keys=True), "```", ""]
+    out += [
+        "## Latency percentiles (ms)",
+        "",
+        "| metric | count | min | avg | p50 | p90 | p95 | p99 | max |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, m in summary["metrics"].items():
+        cells = [m[k] for k in ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")]
+        out.append(f"| {name} | " + " | ".join(_cell(c) for c in cells) + " |")
+    out += ["", "## Error breakdown", ""]
+    if summary["errors"]:
+        out += ["| kind | count |", "| --- | --- |"]
+        out += [f"| {kind} | {n} |" for kind, n in summary["errors"].items()]
+    else:
+        out.append("No errors.")
+    out += ["", "## Thresholds", "", "| threshold | value | result |", "| --- | --- | --- |"]
+    for t in summary["thresholds"]:
+        note = f" ({t['note']})" if t.get("note") else ""
+        out.append(
+            f"| `{t['expr']}` | {_cell(t['value'])} | {'pass' if t['ok'] else 'FAIL'}{note} |"
+        )
+    out += ["", "## Verdict", "", f"**{verdict}**", ""]
+    return "\n".join(out)

@@ -1,0 +1,31 @@
+"""Rebuilds a run's summary from its directory (run.json + events.jsonl), for
+`callbench report` — also for a run that was killed: without an end mark in events.jsonl, or
+with run.json still saying `running`, the run counts as interrupted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from generator.errors import InvalidInput
+from generator.metrics.store import MetricsStore
+from generator.metrics.thresholds import evaluate
+from generator.report.summary import build_summary
+from generator.scenario import scenario_from_dict
+
+
+def summary_from_run_dir(run_dir: Path) -> dict[str, Any]:
+    meta_path, events_path = run_dir / "run.json", run_dir / "events.jsonl"
+    missing = [p.name for p in (meta_path, events_path) if not p.is_file()]
+    if missing:
+        raise InvalidInput(f"run directory {run_dir}", [f"{name} is missing" for name in missing])
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"run directory {run_dir}", [f"run.json: {exc}"]) from None
+    scenario = scenario_from_dict(meta.get("scenario"), f"{meta_path}: scenario")
+    store = MetricsStore.from_events(events_path)
+    if store.ended_at is None or meta.get("status") == "running":
+        meta["status"] = "interrupted"
+    return build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta)

@@ -1,0 +1,220 @@
+"""The runner: runs a Scenario's workloads, each under its load model, on one timeline, and
+writes the run directory.
+
+    RUN_DIR/run.json       scenario, workload descriptions, start time, status (written first)
+    RUN_DIR/events.jsonl   every observation, as it happens (generator/metrics/events.py)
+    RUN_DIR/summary.json   the summary (docs/summary-schema.md)
+    RUN_DIR/junit.xml      one test case per threshold
+    RUN_DIR/report.md      the Markdown report
+
+Once a second it samples the `vus` gauge, flushes events, evaluates thresholds (an abortOnFail
+threshold that fails with data stops the run) and updates the progress line. SIGINT stops the
+run at once — running iterations are cancelled — and the summary is still written (status
+`interrupted`, exit 130). Setup failures (TargetUnreachable) propagate before any load starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import random
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench import exitcodes
+from generator.load.base import LoadRun, Timeline
+from generator.metrics.events import EventSink
+from generator.metrics.store import MetricsStore
+from generator.metrics.thresholds import Threshold, evaluate
+from generator.report.junit import render_junit
+from generator.report.markdown import render_markdown
+from generator.report.summary import build_summary, live_figures
+from generator.report.terminal import render_progress
+from generator.scenario import Scenario
+from generator.workloads.base import IterationContext, Workload
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    summary: dict[str, Any]
+    exit_code: int
+    out_dir: Path
+
+
+def default_out_dir() -> Path:
+    return Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def workload_meta(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"type": spec.type, "executor": spec.load.executor, "max_vus": spec.load.max_vus}
+        for name, spec in scenario.workloads.items()
+    }
+
+
+def write_outputs(out_dir: Path, summary: dict[str, Any]) -> None:
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
+    (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
+
+
+class Runner:
+    def __init__(
+        self,
+        scenario: Scenario,
+        workloads: Mapping[str, Workload],
+        out_dir: Path,
+        *,
+        progress: TextIO | None = None,
+        timeline: Timeline | None = None,
+        handle_sigint: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.workloads = dict(workloads)
+        self.out_dir = out_dir
+        self.progress = progress
+        self.timeline = timeline or Timeline()
+        self.handle_sigint = handle_sigint
+        self.thresholds: list[Threshold] = scenario.parsed_thresholds()
+        self.status = "completed"
+        self.runs: dict[str, LoadRun] = {}
+        self._warned: set[str] = set()
+
+    def stop(self, status: str, hard: bool) -> None:
+        if self.status == "completed":
+            self.status = status
+        for run in self.runs.values():
+            run.stop.set()
+            if hard:
+                run.hard_stop.set()
+
+    async def run(self) -> RunOutcome:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        meta: dict[str, Any] = {
+            "name": self.scenario.name,
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "scenario": self.scenario.model_dump(mode="json"),
+            "workloads": workload_meta(self.scenario),
+            "status": "running",
+        }
+        self._write_meta(meta)
+        sink = EventSink(self.out_dir / "events.jsonl", clock=self.timeline.clock)
+        try:
+            for workload in self.workloads.values():
+                await workload.setup()
+            store = MetricsStore(clock=self.timeline.clock, sink=sink)
+            try:
+                await self._load(store)
+            finally:
+                for workload in self.workloads.values():
+                    try:
+                        await workload.teardown()
+                    except Exception as exc:  # a broken teardown must not lose the results
+                        print(f"callbench: teardown of {workload.name}: {exc}", file=sys.stderr)
+                store.finish()
+        finally:
+            sink.close()
+        meta["status"] = self.status
+        self._write_meta(meta)
+        summary = build_summary(store, evaluate(store, self.thresholds), meta)
+        write_outputs(self.out_dir, summary)
+        if self.status == "interrupted":
+            code = exitcodes.INTERRUPTED
+        else:
+            code = exitcodes.PASSED if summary["passed"] else exitcodes.FAILED
+        return RunOutcome(summary, code, self.out_dir)
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        text = json.dumps(meta, indent=2) + "\n"
+        (self.out_dir / "run.json").write_text(text, encoding="utf-8")
+
+    async def _load(self, store: MetricsStore) -> None:
+        loop = asyncio.get_running_loop()
+        for name in self.scenario.workloads:
+            self.runs[name] = LoadRun(self._body(name, store), store, name, self.timeline)
+        if self.handle_sigint:
+            loop.add_signal_handler(signal.SIGINT, self.stop, "interrupted", True)
+        models = [
+            asyncio.create_task(spec.load.execute(self.runs[name]))
+            for name, spec in self.scenario.workloads.items()
+        ]
+        ticker = asyncio.create_task(self._every_second(store))
+        try:
+            await asyncio.gather(*models)
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            if self.handle_sigint:
+                loop.remove_signal_handler(signal.SIGINT)
+            self._sample(store)
+            if self.progress is not None:
+                self.progress.write("\n")
+
+    def _body(self, name: str, store: MetricsStore) -> Callable[[int, int, float], Any]:
+        workload, seed, clock = self.workloads[name], self.scenario.seed, self.timeline.clock
+        tags = {"workload": name}
+
+        async def body(vu: int, iteration: int, intended: float) -> None:
+            rng = random.Random(f"{seed}/{name}/{iteration}")
+            ctx = IterationContext(vu, iteration, intended, store, rng)
+            try:
+                await workload.iteration(ctx)
+            except Exception as exc:  # workloads record target failures; this is a bug in one
+                store.add_counter("errors_total", 1, {"kind": "iteration_crash", **tags})
+                if name not in self._warned:
+                    self._warned.add(name)
+                    print(f"callbench: {name} iteration crashed: {exc!r}", file=sys.stderr)
+            store.add_counter("iterations", 1, tags)
+            store.add_trend("iteration_duration", (clock() - intended) * 1000.0, tags)
+
+        return body
+
+    def _sample(self, store: MetricsStore) -> None:
+        for name, run in self.runs.items():
+            store.add_gauge("vus", run.vus, {"workload": name})
+
+    async def _every_second(self, store: MetricsStore) -> None:
+        while True:
+            await self.timeline.sleep(1.0)
+            self._sample(store)
+            self._check_abort(store)
+            if self.progress is not None:
+                vus = sum(run.vus for run in self.runs.values())
+                line = render_progress(live_figures(store, vus))
+                self.progress.write("\r" + line + "\x1b[K")
+                self.progress.flush()
+
+    def _check_abort(self, store: MetricsStore) -> None:
+        elapsed = store.elapsed()
+        watched = [
+            t for t in self.thresholds if t.abort_on_fail and elapsed >= t.delay_abort_eval_s
+        ]
+        for result in evaluate(store, watched):
+            if result.value is not None and not result.ok:
+                print(f"\ncallbench: threshold {result.expr} failed; aborting", file=sys.stderr)
+                self.stop("aborted", hard=True)
+                return
+
+
+async def run_scenario(
+    scenario: Scenario,
+    workloads: Mapping[str, Workload],
+    out_dir: Path,
+    *,
+    progress: TextIO | None = None,
+) -> RunOutcome:
+    return await Runner(scenario, workloads, out_dir, progress=progress).run()
+
+
+def progress_stream() -> TextIO | None:
+    """stderr when it is a terminal (the live line would litter logs and pipes)."""
+    with contextlib.suppress(AttributeError, ValueError):
+        if sys.stderr.isatty():
+            return sys.stderr
+    return None

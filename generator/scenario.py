@@ -1,0 +1,85 @@
+"""A Scenario: the validated description of a run — workloads, each with a load model, and the
+thresholds that decide pass or fail. It comes from CLI flags or from a YAML file (format in
+docs/scenario.md); either way every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from generator.errors import InvalidInput
+from generator.load.config import LoadConfig, parse_load, problems_of
+from generator.metrics.thresholds import CALL_DEFAULTS, Threshold, parse_thresholds
+
+WORKLOAD_TYPES = ("calls",)  # http, webhooks, connections to come
+PLANNED_TYPES = ("http", "webhooks", "connections")
+
+
+class WorkloadSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    load: LoadConfig
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "run"
+    seed: int = 0
+    workloads: dict[str, WorkloadSpec] = Field(min_length=1)
+    # Kept as written (k6 map or list of expressions) so run.json can re-parse it for reports.
+    thresholds: Any = None
+
+    def parsed_thresholds(self) -> list[Threshold]:
+        return parse_thresholds(self.thresholds, CALL_DEFAULTS)
+
+
+def scenario_from_dict(data: Any, where: str = "scenario") -> Scenario:
+    """Validates a scenario, collecting problems from the shape, each workload's type and load
+    model, and the thresholds before raising once."""
+    if not isinstance(data, dict):
+        raise InvalidInput(where, ["must be a mapping with `workloads:`"])
+    problems: list[str] = []
+    workloads = data.get("workloads")
+    if isinstance(workloads, dict):
+        for name, spec in workloads.items():
+            if not isinstance(spec, dict):
+                problems.append(f"workloads.{name}: must be a mapping")
+                continue
+            kind = spec.get("type")
+            if kind not in WORKLOAD_TYPES:
+                later = " (not implemented yet)" if kind in PLANNED_TYPES else ""
+                problems.append(
+                    f"workloads.{name}.type: unknown workload type {kind!r}{later}; "
+                    f"known: {', '.join(WORKLOAD_TYPES)}"
+                )
+            try:
+                parse_load(spec.get("load"), f"workloads.{name}.load")
+            except InvalidInput as exc:
+                problems.extend(f"workloads.{name}.load: {p}" for p in exc.problems)
+    try:
+        parse_thresholds(data.get("thresholds"), CALL_DEFAULTS)
+    except InvalidInput as exc:
+        problems.extend(f"thresholds: {p}" for p in exc.problems)
+    if not problems:
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(problems_of(exc))
+    raise InvalidInput(where, problems)
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"scenario {path}", [f"cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"scenario {path}", [f"not valid YAML: {exc}"]) from None
+    return scenario_from_dict(data, f"scenario {path}")

@@ -1,0 +1,45 @@
+"""Builds the Workload objects a Scenario names, by workload type. Imports each workload module
+only when a scenario uses it, so a missing or broken one affects only the runs that need it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from generator.errors import InvalidInput
+from generator.load.config import problems_of
+from generator.scenario import Scenario
+from generator.workloads.base import Workload
+
+
+def check_ws_url(url: object, where: str = "--url") -> None:
+    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+        raise InvalidInput(where, [f"a call target must be a ws:// or wss:// URL (got {url!r})"])
+
+
+def build_calls(name: str, config: dict[str, Any], seed: int) -> Workload:
+    from generator.workloads.call import CallConfig, CallWorkload
+
+    check_ws_url(config.get("url"), f"workloads.{name}.config.url")
+    try:
+        parsed = CallConfig.model_validate({"seed": seed, **config})
+    except ValidationError as exc:
+        raise InvalidInput(f"workloads.{name}.config", problems_of(exc)) from None
+    return CallWorkload(parsed, name=name)
+
+
+def build_workloads(scenario: Scenario) -> dict[str, Workload]:
+    built: dict[str, Workload] = {}
+    problems: list[str] = []
+    for name, spec in scenario.workloads.items():
+        try:
+            if spec.type == "calls":
+                built[name] = build_calls(name, spec.config, scenario.seed)
+            else:
+                problems.append(f"workloads.{name}.type: unknown workload type {spec.type!r}")
+        except InvalidInput as exc:
+            problems.extend(exc.problems if exc.where.startswith("workloads") else [str(exc)])
+    if problems:
+        raise InvalidInput("scenario", problems)
+    return built

@@ -1,0 +1,82 @@
+"""The calls, run and report commands: argument handling and exit codes (the runs themselves
+are covered by test_runner_engine.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ping_workload import PingWorkload, start_server
+
+from bench.cli import main
+from generator.runner import Runner
+from generator.scenario import scenario_from_dict
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["calls", "--url", "http://127.0.0.1:1/x"], "ws:// or wss://"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--quick", "--calls", "3"], "cannot be combined"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--rate", "5"], "--rate needs"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--duration", "soon"], "not a duration"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--threshold", "p(95)<<1"], "p(95)<<1"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--plan", "quick,huge"], "'huge'"),
+    ],
+)
+def test_calls_rejects_bad_input_with_exit_2(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_run_rejects_unknown_workload_types_and_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "workloads:\n  a:\n    type: http\n    load: {executor: constant-vus, vus: 0}\n"
+        "thresholds: ['p(95)<x']\n"
+    )
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown workload type 'http'" in err
+    assert "vus" in err
+    assert "p(95)<x" in err
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    path.write_text("workloads: [unclosed\n")
+    assert main(["run", str(path)]) == 2
+
+
+async def test_report_rerenders_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    server, url = await start_server(delay_s=0.0)
+    try:
+        sc = scenario_from_dict(
+            {
+                "workloads": {
+                    "ping": {
+                        "type": "calls",
+                        "load": {"executor": "shared-iterations", "iterations": 3},
+                    }
+                },
+                "thresholds": ["call_success:rate>=0.9"],
+            }
+        )
+        await Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False).run()
+    finally:
+        await server.cleanup()
+    capsys.readouterr()
+    assert main(["report", str(tmp_path), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["calls"]["total"] == 3
+    assert summary["passed"] is True
+    assert main(["report", str(tmp_path), "--format", "junit"]) == 0
+    assert "<testsuites>" in capsys.readouterr().out
+    # A killed run: no end mark, run.json still `running` → reported as interrupted.
+    meta = json.loads((tmp_path / "run.json").read_text())
+    (tmp_path / "run.json").write_text(json.dumps({**meta, "status": "running"}))
+    assert main(["report", str(tmp_path), "--format", "md"]) == 1
+    assert "status interrupted" in capsys.readouterr().out
