@@ -15,8 +15,7 @@ from generator.errors import InvalidInput
 from generator.load.config import LoadConfig, parse_load, problems_of
 from generator.metrics.thresholds import CALL_DEFAULTS, Threshold, parse_thresholds
 
-WORKLOAD_TYPES = ("calls",)  # http, webhooks, connections to come
-PLANNED_TYPES = ("http", "webhooks", "connections")
+WORKLOAD_TYPES = ("calls", "http", "webhooks", "connections", "call_burst")
 
 
 class WorkloadSpec(BaseModel):
@@ -54,9 +53,8 @@ def scenario_from_dict(data: Any, where: str = "scenario") -> Scenario:
                 continue
             kind = spec.get("type")
             if kind not in WORKLOAD_TYPES:
-                later = " (not implemented yet)" if kind in PLANNED_TYPES else ""
                 problems.append(
-                    f"workloads.{name}.type: unknown workload type {kind!r}{later}; "
+                    f"workloads.{name}.type: unknown workload type {kind!r}; "
                     f"known: {', '.join(WORKLOAD_TYPES)}"
                 )
             try:

@@ -3,6 +3,7 @@ only when a scenario uses it, so a missing or broken one affects only the runs t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ def check_ws_url(url: object, where: str = "--url") -> None:
         raise InvalidInput(where, [f"a call target must be a ws:// or wss:// URL (got {url!r})"])
 
 
-def build_calls(name: str, config: dict[str, Any], seed: int) -> Workload:
+def build_calls(name: str, config: Mapping[str, Any], seed: int) -> Workload:
     from generator.workloads.call import CallConfig, CallWorkload
 
     check_ws_url(config.get("url"), f"workloads.{name}.config.url")
@@ -29,13 +30,37 @@ def build_calls(name: str, config: dict[str, Any], seed: int) -> Workload:
     return CallWorkload(parsed, name=name)
 
 
+def _builder(kind: str) -> Callable[[str, Mapping[str, Any], int], Workload] | None:
+    # Imported on use, so a scenario only pays for (and only breaks on) the workloads it names.
+    if kind == "calls":
+        return build_calls
+    if kind == "http":
+        from generator.workloads.http import build_http
+
+        return build_http
+    if kind == "webhooks":
+        from generator.workloads.webhooks import build_webhooks
+
+        return build_webhooks
+    if kind == "connections":
+        from generator.workloads.connections import build_connections
+
+        return build_connections
+    if kind == "call_burst":
+        from generator.workloads.call_burst import build_call_burst
+
+        return build_call_burst
+    return None
+
+
 def build_workloads(scenario: Scenario) -> dict[str, Workload]:
     built: dict[str, Workload] = {}
     problems: list[str] = []
     for name, spec in scenario.workloads.items():
         try:
-            if spec.type == "calls":
-                built[name] = build_calls(name, spec.config, scenario.seed)
+            builder = _builder(spec.type)
+            if builder is not None:
+                built[name] = builder(name, spec.config, scenario.seed)
             else:
                 problems.append(f"workloads.{name}.type: unknown workload type {spec.type!r}")
         except InvalidInput as exc:

@@ -1,0 +1,122 @@
+"""What `callbench http`, `webhooks` and `connections` share: the common flags, short threshold
+forms resolved against each command's own metrics, and running one workload under one load model
+through the generator's Runner (the same run directory and summary as `callbench calls`).
+
+The scenario written to run.json holds only what the flags said in the clear: secrets (API token,
+Twilio auth token) reach the workload object directly and never the scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bench.errors import UsageError
+from generator.launch import print_outcome
+from generator.load.config import LoadConfig, problems_of
+from generator.load.durations import parse_duration
+from generator.metrics.thresholds import parse_threshold
+from generator.runner import Runner, default_out_dir, progress_stream
+from generator.scenario import Scenario
+from generator.workloads.base import Workload
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_help: str) -> None:
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help=f"pass/fail criterion, k6 grammar (default: {default_help})",
+    )
+    parser.add_argument(
+        "--preset-thresholds", action="store_true", help="apply the seed's criteria (see above)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="run directory (default runs/<timestamp>)")
+    parser.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+
+
+def thresholds_from_flags(
+    given: Sequence[str],
+    preset: Sequence[str],
+    use_preset: bool,
+    defaults: Mapping[str, str],
+    fallback: Sequence[str],
+) -> list[str]:
+    """Full expressions: short forms (`p(95)<500`, `rate<0.05`) read this command's metrics
+    (``defaults``: trend/rate/count → metric); no flag at all means ``fallback``."""
+    exprs = [*given, *(preset if use_preset else ())]
+    if not exprs:
+        exprs = list(fallback)
+    full, problems = [], []
+    for expr in exprs:
+        try:
+            threshold = parse_threshold(expr, {})
+        except Exception as exc:  # InvalidInput with the grammar in its message
+            problems.append(str(exc).removeprefix("invalid "))
+            continue
+        full.append(expr if threshold.metric else f"{defaults[threshold.kind]}:{expr.strip()}")
+    if problems:
+        raise UsageError("; ".join(problems))
+    return full
+
+
+def positive_duration(text: str, flag: str, problems: list[str]) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        problems.append(f"{flag}: {exc}")
+        return 0.0
+    if seconds <= 0:
+        problems.append(f"{flag} must be positive")
+    return seconds
+
+
+def parse_range(text: str, flag: str, problems: list[str]) -> tuple[float, float]:
+    """`30`, `30s` or `30-60` / `30s-2m` → (min, max) seconds."""
+    low, _, high = text.partition("-")
+    try:
+        lo = parse_duration(low)
+        hi = parse_duration(high) if high else lo
+    except ValueError as exc:
+        problems.append(f"{flag}: {exc} (write S or MIN-MAX, e.g. 30-60 or 30s-2m)")
+        return 0.0, 0.0
+    if lo > hi:
+        problems.append(f"{flag}: MIN {lo:g}s is above MAX {hi:g}s")
+    return lo, hi
+
+
+def run_single(
+    args: argparse.Namespace,
+    *,
+    name: str,
+    kind: str,
+    record: Mapping[str, Any],
+    load: LoadConfig,
+    thresholds: Sequence[str],
+    workload: Workload,
+) -> int:
+    """Run ``workload`` under ``load``; print the summary; return the exit code."""
+    data = {
+        "name": name,
+        "seed": args.seed,
+        "workloads": {
+            name: {"type": kind, "config": dict(record), "load": load.model_dump(mode="json")}
+        },
+        "thresholds": list(thresholds),
+    }
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError("; ".join(problems_of(exc))) from None
+    out = args.out or default_out_dir()
+    runner = Runner(scenario, {name: workload}, out, progress=progress_stream())
+    outcome = asyncio.run(runner.run())
+    print_outcome(outcome, args.json)
+    return outcome.exit_code
