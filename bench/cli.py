@@ -15,7 +15,16 @@ from generator.errors import InvalidInput, TargetUnreachable
 from mocks.errors import ConfigError
 
 # Each module registers its own subcommands; adding a command means adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "bench.commands.stack",
+    "bench.commands.calls",
+    "bench.commands.run",
+    "bench.commands.report",
+    "bench.commands.http",
+    "bench.commands.webhooks",
+    "bench.commands.connections",
+    "bench.commands.mock",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

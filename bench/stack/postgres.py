@@ -65,7 +65,17 @@ def start_postgres(max_connections: int = 20, port: int | None = None) -> Postgr
     try:
         _run(
             as_service_user(
-                [initdb, "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"]
+                [
+                    initdb,
+                    "-D",
+                    str(data),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
             ),
             "initdb",
         )
@@ -75,7 +85,9 @@ def start_postgres(max_connections: int = 20, port: int | None = None) -> Postgr
             "-c full_page_writes=off"
         )
         _run(
-            as_service_user([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
+            as_service_user(
+                [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+            ),
             "pg_ctl start",
             log,
         )

@@ -3,18 +3,24 @@ polling readiness with a deadline, dropping root for the servers that refuse it,
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from bench.errors import StackError
 
 LOOPBACK = "127.0.0.1"
+SERVICE_USER = "postgres"
 
 # Which Debian package ships each binary, for the error that says what to install.
 DEBIAN_PACKAGE = {
@@ -119,10 +125,118 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def pid_create_time(pid: int) -> float | None:
+    """When ``pid`` started; recorded so ``down`` never signals a recycled PID."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def same_process(pid: int, create_time: float | None) -> bool:
+    if not pid_alive(pid):
+        return False
+    if create_time is None:
+        return True
+    now = pid_create_time(pid)
+    return now is not None and abs(now - create_time) < 1.0
+
+
+# Popen objects of the processes this interpreter spawned: kept so they are reaped (no zombies,
+# no "still running" warnings when an object is collected while its process outlives it).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def spawn(
+    argv: list[str],
+    log_path: Path,
+    *,
+    service_user: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session (so it outlives `callbench up`), output to ``log_path``.
+
+    With ``service_user`` and when root, the child drops to `postgres` itself (setuid before exec),
+    so the PID is the server's own and not a wrapper's (`runuser` stays as a parent).
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    raise_open_files_limit()
+    extra: dict[str, object] = {}
+    if service_user and is_root():
+        extra = {"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(  # type: ignore[call-overload]
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=cwd,
+            **extra,
+        )
+    assert isinstance(proc, subprocess.Popen)
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
+def raise_open_files_limit(wanted: int = 20_000) -> None:
+    """Lift the soft RLIMIT_NOFILE toward the hard one; children inherit it (capacity tests hold
+    thousands of sockets per process)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def reap(pid: int) -> None:
+    """Collect ``pid``'s exit status if this interpreter is its parent."""
+    proc = _CHILDREN.get(pid)
+    if proc is not None and proc.poll() is not None:
+        del _CHILDREN[pid]
+
+
+def stop_pid(pid: int, create_time: float | None = None, *, timeout: float = 10.0) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout``; True when the process is gone (or was already)."""
+    if not same_process(pid, create_time):
+        reap(pid)
+        return True
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        reap(pid)
+        return True
+
+    def gone() -> bool:
+        reap(pid)
+        return not pid_alive(pid)
+
+    try:
+        wait_until(gone, timeout=timeout, what=f"pid {pid}")
+        return True
+    except StackError:
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    try:
+        wait_until(gone, timeout=5.0, what=f"pid {pid}")
+    except StackError:
+        return False
     return True

@@ -1,0 +1,123 @@
+"""Prometheus for the local runtime: ``prometheus/prometheus.yml`` (a template shared with the
+compose runtime) filled with loopback ports, ``alerts.yml`` copied beside it, and the server started
+with its TSDB in the run directory. ``promtool`` checks live here too, for tests and ``up``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from bench.errors import StackError
+from bench.stack.processes import (
+    LOOPBACK,
+    find_binary,
+    free_port,
+    log_tail,
+    spawn,
+    stop_pid,
+    wait_until,
+)
+
+# The repository's prometheus/ folder (next to bench/): the template and the alert rules.
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "prometheus"
+CONFIG_TEMPLATE = TEMPLATE_DIR / "prometheus.yml"
+ALERT_RULES = TEMPLATE_DIR / "alerts.yml"
+
+
+@dataclass(frozen=True)
+class PrometheusInfo:
+    port: int
+    pid: int
+    url: str
+    config_path: str
+    log_path: str
+
+
+def render_config(
+    *, prometheus: str, backend: str, realtime: str, scrape_interval: str = "1s"
+) -> str:
+    """Fill the template; each target is ``host:port``. KeyError names a missing placeholder."""
+    template = Template(CONFIG_TEMPLATE.read_text())
+    return template.substitute(
+        SCRAPE_INTERVAL=scrape_interval, PROMETHEUS=prometheus, BACKEND=backend, REALTIME=realtime
+    )
+
+
+def write_config(directory: Path, **targets: str) -> Path:
+    """Write prometheus.yml and alerts.yml into ``directory``; returns the config's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "prometheus.yml"
+    config.write_text(render_config(**targets))
+    shutil.copyfile(ALERT_RULES, directory / "alerts.yml")
+    return config
+
+
+def promtool_check(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool check config|rules PATH`` (config checks also check the rule files it names)."""
+    return subprocess.run(
+        [find_binary("promtool"), "check", kind, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=1.0) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+def start_prometheus(
+    run_dir: Path,
+    log_path: Path,
+    *,
+    backend: str,
+    realtime: str,
+    scrape_interval: str = "1s",
+    timeout: float = 20.0,
+) -> PrometheusInfo:
+    """Start Prometheus scraping ``backend`` and ``realtime`` (``host:port`` of their /metrics)."""
+    binary = find_binary("prometheus")
+    directory = run_dir / "prometheus"
+    port = free_port()
+    address = f"{LOOPBACK}:{port}"
+    config = write_config(
+        directory,
+        prometheus=address,
+        backend=backend,
+        realtime=realtime,
+        scrape_interval=scrape_interval,
+    )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={directory / 'data'}",
+        f"--web.listen-address={address}",
+        "--storage.tsdb.retention.time=1d",
+        "--web.enable-lifecycle",
+    ]
+    proc = spawn(argv, log_path)
+    url = f"http://{address}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise StackError(
+                "prometheus", f"exited with status {proc.returncode}", log_tail(log_path)
+            )
+        return _healthy(url)
+
+    try:
+        wait_until(ready, timeout=timeout, what="prometheus")
+    except StackError as exc:
+        stop_pid(proc.pid, timeout=3.0)
+        raise StackError("prometheus", exc.reason, exc.log_tail or log_tail(log_path)) from None
+    return PrometheusInfo(
+        port=port, pid=proc.pid, url=url, config_path=str(config), log_path=str(log_path)
+    )

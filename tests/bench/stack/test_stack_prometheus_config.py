@@ -1,0 +1,67 @@
+"""The Prometheus template filled for loopback ports; promtool checks the generated files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.stack.processes import has_binary
+from bench.stack.prometheus import ALERT_RULES, promtool_check, render_config, write_config
+
+needs_promtool = pytest.mark.skipif(not has_binary("promtool"), reason="promtool not installed")
+
+
+def test_render_fills_every_target() -> None:
+    text = render_config(
+        prometheus="127.0.0.1:9090", backend="127.0.0.1:8001", realtime="127.0.0.1:8002"
+    )
+    assert "${" not in text
+    config = yaml.safe_load(text)
+    assert config["global"]["scrape_interval"] == "1s"
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
+    assert targets == {
+        "prometheus": ["127.0.0.1:9090"],
+        "backend": ["127.0.0.1:8001"],
+        "realtime": ["127.0.0.1:8002"],
+    }
+    assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_alert_thresholds_from_the_seeds() -> None:
+    rules = {
+        rule["alert"]: rule
+        for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert rules["UpstreamLatencyHigh"]["expr"].endswith("> 2")
+    assert rules["UpstreamLatencyCritical"]["expr"].endswith("> 5")
+    assert rules["CallErrorRateHigh"]["expr"].endswith("> 0.01")
+    assert rules["CallErrorRateCritical"]["expr"].endswith("> 0.05")
+    assert rules["DbPoolNearlyExhausted"]["expr"].endswith(">= 0.8")
+    assert "callbench_backend_db_pool_waiting" in rules["DbPoolExhausted"]["expr"]
+    assert rules["BackendMemoryHigh"]["expr"].endswith("> 0.70")
+    assert rules["BackendMemoryCritical"]["expr"].endswith("> 0.85")
+    for rule in rules.values():
+        assert rule["labels"]["severity"] in ("warning", "critical")
+
+
+@needs_promtool
+def test_promtool_accepts_the_generated_files(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        prometheus="127.0.0.1:9090",
+        backend="127.0.0.1:8001",
+        realtime="127.0.0.1:8002",
+        scrape_interval="1s",
+    )
+    checked = promtool_check("config", config)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
+    rules = promtool_check("rules", tmp_path / "alerts.yml")
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    assert "15 rules found" in rules.stdout
