@@ -1,0 +1,67 @@
+"""The I/O shell of one session: shuttles frames between a ``websockets`` connection and the
+sans-I/O ``RealtimeSession``. It reads frames and hands them in with the loop's time; a sender
+task sends what falls due, sleeps until the session's next deadline or the next frame, and
+carries out closes and TCP resets. Nothing here decides anything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from mocks.realtime.outputs import Close, Reset, Send
+from mocks.realtime.session import RealtimeSession
+
+
+async def run_session(ws: ServerConnection, session: RealtimeSession) -> None:
+    """Serve ``session`` over ``ws`` until either side closes."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    sender = asyncio.create_task(_send_loop(ws, session, wake))
+    try:
+        async for message in ws:
+            session.receive(message, loop.time())
+            wake.set()
+    except ConnectionClosed:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, OSError):
+            await sender
+        code = ws.close_code
+        session.connection_closed(code)
+
+
+async def _send_loop(ws: ServerConnection, session: RealtimeSession, wake: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        wake.clear()
+        for output in session.due(loop.time()):
+            if isinstance(output, Send):
+                await ws.send(json.dumps(output.event))
+                session.sent(output, loop.time())
+            elif isinstance(output, Close):
+                await ws.close(output.code, output.reason)
+                return
+            elif isinstance(output, Reset):
+                _reset(ws)
+                return
+        deadline = session.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - loop.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout)
+
+
+def _reset(ws: ServerConnection) -> None:
+    """Kill the TCP connection with an RST (SO_LINGER 0), as a crashed proxy would."""
+    transport = ws.transport
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

@@ -1,0 +1,194 @@
+"""``RealtimeServer``: the fake OpenAI Realtime upstream in one object. It owns the one seeded
+``random.Random`` every fault draws from, the fault config (swappable at run time), the stats and
+metrics, the WebSocket listener at ``/v1/realtime?model=...`` and the admin port.
+
+Randomness, in a fixed order: each handshake draws its ``handshake_429`` roll and then the seed
+of the session's own RNG; each response of a session draws its plan from that session RNG. So the
+same seed and the same sequence of sessions give the same faults, however responses of concurrent
+sessions interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+from websockets.protocol import State as WsState
+
+from mocks.errors import ConfigError
+from mocks.faults import roll
+from mocks.realtime.connection import run_session
+from mocks.realtime.faults import FaultsConfig, parse_faults
+from mocks.realtime.metrics import RealtimeMetrics
+from mocks.realtime.script import ScriptConfig
+from mocks.realtime.session import RealtimeSession
+from mocks.realtime.stats import HandshakeRecord, Stats
+
+PATH = "/v1/realtime"
+DEFAULT_MODEL = "gpt-realtime"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the handshake decided for a session, handed to its handler."""
+
+    number: int
+    attempt: int
+    seed: int
+    beta: bool
+    model: str
+
+
+class RealtimeServer:
+    def __init__(
+        self,
+        faults: dict[str, Any] | FaultsConfig | None = None,
+        *,
+        seed: int = 0,
+        greeting_ms: int = 1000,
+        answer_ms: int = 1500,
+        chunk_ms: int = 50,
+        max_message_bytes: int = 1 << 20,
+    ) -> None:
+        self.seed = seed
+        try:
+            self.script = ScriptConfig(greeting_ms, answer_ms, chunk_ms)
+        except ValueError as exc:
+            raise ConfigError("realtime server options", str(exc).split("; ")) from None
+        self.max_message_bytes = max_message_bytes
+        self.faults = faults if isinstance(faults, FaultsConfig) else parse_faults(faults)
+        self.metrics = RealtimeMetrics()
+        self.stats = Stats()
+        self.rng = random.Random(seed)
+        self._attempts = 0
+        self._sessions = 0
+        self._admitted: dict[ServerConnection, Admission] = {}
+        self._ws: Server | None = None
+        self._admin: web.AppRunner | None = None
+        self.url = ""
+        self.admin_url = ""
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def set_faults(self, faults: FaultsConfig) -> None:
+        """Takes effect for the next handshake and the next response of every open session."""
+        self.faults = faults
+
+    def reset(self) -> None:
+        """Faults off, stats cleared, RNG and numbering back to the start."""
+        self.faults = FaultsConfig()
+        self.stats = Stats()
+        self.rng = random.Random(self.seed)
+        self._attempts = 0
+        self._sessions = 0
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, admin_port: int = 0) -> None:
+        from mocks.realtime.admin import build_admin_app  # admin imports this module's type
+
+        self._ws = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._process_request,
+            max_size=self.max_message_bytes,
+            compression=None,  # base64 audio hardly compresses; deflate would only cost CPU
+        )
+        ws_port = next(iter(self._ws.sockets)).getsockname()[1]
+        self.url = f"ws://{host}:{ws_port}{PATH}"
+        self._admin = web.AppRunner(build_admin_app(self), access_log=None)
+        await self._admin.setup()
+        site = web.TCPSite(self._admin, host, admin_port)
+        await site.start()
+        self.admin_url = f"http://{host}:{self._admin.addresses[0][1]}"
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+            await self._ws.wait_closed()
+            self._ws = None
+        if self._admin is not None:
+            await self._admin.cleanup()
+            self._admin = None
+
+    async def __aenter__(self) -> RealtimeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- websockets hooks -------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path.rstrip("/") != PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"no such path; use {PATH}\n")
+        self._attempts += 1
+        faults = self.faults
+        refused = roll(self.rng, faults.handshake_429.probability if faults.handshake_429 else 0.0)
+        session_seed = self.rng.getrandbits(64)
+        if refused and faults.handshake_429 is not None:
+            return self._reject("handshake_429", faults.handshake_429.retry_after_s, connection)
+        cap = faults.session_cap
+        if cap is not None and self._open_sessions() >= cap.max_sessions:
+            return self._reject("session_cap", cap.retry_after_s, connection)
+        self._sessions += 1
+        model = parse_qs(url.query).get("model", [DEFAULT_MODEL])[0]
+        beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "")
+        self._admitted[connection] = Admission(
+            self._sessions, self._attempts, session_seed, beta, model
+        )
+        return None
+
+    def _open_sessions(self) -> int:
+        # Handshakes that never finished leave CLOSED connections behind: forget them here.
+        for connection in [c for c in self._admitted if c.state is WsState.CLOSED]:
+            del self._admitted[connection]
+        return len(self._admitted)
+
+    def _reject(self, reason: str, retry_after_s: int, connection: ServerConnection) -> Response:
+        self.stats.rejections[reason] += 1
+        self.stats.handshakes.append(HandshakeRecord(self._attempts, reason))
+        self.metrics.rejected(reason)
+        response = connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests\n")
+        response.headers["Retry-After"] = str(retry_after_s)
+        return response
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        admission = self._admitted[connection]
+        session = RealtimeSession(
+            number=admission.number,
+            model=admission.model,
+            beta=admission.beta,
+            rng=random.Random(admission.seed),
+            faults=lambda: self.faults,
+            script=self.script,
+            now=asyncio.get_running_loop().time(),
+            listener=self.metrics,
+        )
+        self.stats.sessions.append(session.record)
+        self.stats.handshakes.append(
+            HandshakeRecord(admission.attempt, "accepted", session.session_id)
+        )
+        self.metrics.sessions_total.inc()
+        self.metrics.sessions_active.inc()
+        try:
+            await run_session(connection, session)
+        finally:
+            self.metrics.sessions_active.dec()
+            self._admitted.pop(connection, None)
