@@ -1,0 +1,260 @@
+"""The client side of an OpenAI-Realtime-compatible upstream, spoken directly (GA event shapes).
+
+After `session.created` the client sends `session.update` (audio/pcm 24 kHz both ways,
+turn_detection null: the caller's turns end by `input_audio_buffer.commit`, not by server VAD) and
+a `response.create`, which makes the assistant greet. A turn is `input_audio_buffer.append`
+messages (20 ms of base64 PCM16 each, built once per workload), then `commit` and
+`response.create`; the answer's audio is `response.output_audio.delta` (`response.audio.delta` in
+the beta shape) and it ends at `response.done`.
+
+Turn latency counts from the send of `response.create`, the moment an upstream starts working on
+the answer. When the session declares tools, a response may be a function call
+(`response.function_call_arguments.done`): the client answers with a `function_call_output` item
+and a new `response.create`, and reads on to the spoken answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection
+
+from generator.audio import PCM_FRAME_BYTES, PCM_RATE, split_frames
+from generator.protocols.base import (
+    ClientSettings,
+    Deadline,
+    Frames,
+    LagSink,
+    ResponseTiming,
+    ResponseTracker,
+    b64_size,
+    close_quietly,
+    open_ws,
+    parse_event,
+    receive,
+    send,
+)
+from generator.protocols.errors import (
+    GreetingTimeout,
+    ProtocolViolation,
+    ResponseTimeout,
+    ServerError,
+)
+from generator.protocols.pacing import send_paced
+
+PCM_BYTES_PER_S: Final = PCM_RATE * 2
+AUDIO_DELTAS: Final = frozenset({"response.output_audio.delta", "response.audio.delta"})
+COMMIT: Final = json.dumps({"type": "input_audio_buffer.commit"})
+RESPONSE_CREATE: Final = json.dumps({"type": "response.create"})
+_APPEND_PREFIX: Final = '{"type":"input_audio_buffer.append","audio":"'
+INSTRUCTIONS: Final = "You are the phone assistant of a dental practice. Be brief."
+
+TOOLS: Final[list[dict[str, Any]]] = [
+    {
+        "type": "function",
+        "name": "check_availability",
+        "description": "Free appointment slots on a date for a service.",
+        "parameters": {
+            "type": "object",
+            "properties": {"date": {"type": "string"}, "service": {"type": "string"}},
+            "required": ["date"],
+        },
+    },
+    {
+        "type": "function",
+        "name": "book_appointment",
+        "description": "Book an appointment for a caller.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "customer_phone": {"type": "string"},
+                "date": {"type": "string"},
+                "time": {"type": "string"},
+            },
+            "required": ["customer_phone", "date", "time"],
+        },
+    },
+]
+
+
+def encode_realtime(pcm: bytes) -> list[str]:
+    """Canonical audio as ready-to-send `input_audio_buffer.append` messages, 20 ms each."""
+    return [
+        _APPEND_PREFIX + base64.b64encode(frame).decode("ascii") + '"}'
+        for frame in split_frames(pcm, PCM_FRAME_BYTES)
+    ]
+
+
+def realtime_url(url: str, model: str) -> str:
+    """The URL with `model=` added unless it already names one."""
+    parts = urlsplit(url)
+    if "model=" in parts.query:
+        return url
+    query = "&".join(q for q in (parts.query, urlencode({"model": model})) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def session_update(tools: bool) -> str:
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "instructions": INSTRUCTIONS,
+        "audio": {
+            "input": {"format": {"type": "audio/pcm", "rate": PCM_RATE}, "turn_detection": None},
+            "output": {"format": {"type": "audio/pcm", "rate": PCM_RATE}},
+        },
+    }
+    if tools:
+        session["tools"] = TOOLS
+        session["tool_choice"] = "auto"
+    return json.dumps({"type": "session.update", "session": session})
+
+
+def tool_result(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """What the caller's side answers to a function call (canned, like a test double's)."""
+    if name == "check_availability":
+        return {"date": arguments.get("date"), "available": True, "slots": ["10:00", "14:30"]}
+    if name == "book_appointment":
+        return {"booked": True, "confirmation": "CB-0001", "time": arguments.get("time")}
+    return {"ok": True}
+
+
+class RealtimeClient:
+    """One call straight to a Realtime upstream."""
+
+    protocol = "realtime"
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        rng: random.Random,
+        *,
+        model: str = "gpt-realtime",
+        tools: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.url = realtime_url(settings.url, model)
+        self.tools = tools
+        self._clock = settings.clock
+        self._ws: ClientConnection | None = None
+        del rng  # nothing to draw: the upstream names the session
+
+    @property
+    def ws(self) -> ClientConnection:
+        if self._ws is None:
+            raise ProtocolViolation("not connected")
+        return self._ws
+
+    async def connect(self) -> float:
+        self._ws = await open_ws(self.url, self.settings.connect_timeout_s, clock=self._clock)
+        return self._clock()
+
+    async def wait_greeting(self) -> ResponseTiming:
+        ws = self.ws
+        deadline = Deadline(self._clock, self.settings.greeting_timeout_s, GreetingTimeout)
+        while True:  # the upstream speaks first with `session.created`
+            message, _at = await receive(ws, deadline)
+            if isinstance(message, str):
+                event = parse_event(message)
+                if event.get("type") == "session.created":
+                    break
+                _raise_if_error(event)
+        await send(ws, session_update(self.tools))
+        await send(ws, RESPONSE_CREATE)
+        return await self._read_response(deadline)
+
+    async def send_utterance(self, frames: Frames, on_lag: LagSink) -> None:
+        ws = self.ws
+
+        async def send_frame(_k: int, frame: str | bytes, _due: float) -> None:
+            await send(ws, frame)
+
+        await send_paced(frames, send_frame, clock=self._clock, on_lag=on_lag)
+
+    async def end_utterance(self) -> float:
+        await send(self.ws, COMMIT)
+        await send(self.ws, RESPONSE_CREATE)
+        return self._clock()
+
+    async def wait_response(self) -> ResponseTiming:
+        return await self._read_response(
+            Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
+        )
+
+    async def hangup(self) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await close_quietly(self._ws)
+
+    async def _read_response(self, deadline: Deadline) -> ResponseTiming:
+        ws = self.ws
+        tracker = ResponseTracker()
+        calls: list[tuple[str, str, str]] = []
+        while True:
+            message, now = await receive(ws, deadline)
+            if isinstance(message, bytes):
+                raise ProtocolViolation("a binary frame from a Realtime upstream")
+            event = parse_event(message)
+            kind = event.get("type")
+            if kind in AUDIO_DELTAS:
+                tracker.audio(now, b64_size(str(event.get("delta", ""))) / PCM_BYTES_PER_S)
+                deadline.extend()
+            elif kind == "response.function_call_arguments.done":
+                calls.append(
+                    (str(event.get("call_id")), str(event.get("name")), str(event.get("arguments")))
+                )
+                tracker.tool_calls += 1
+                deadline.extend()
+            elif kind == "response.done":
+                _raise_if_failed(event)
+                if calls:
+                    await self._answer_calls(calls)
+                    calls = []
+                    deadline.extend()
+                elif tracker.has_audio:
+                    return tracker.finish(now)
+                else:
+                    raise ProtocolViolation("a response with neither audio nor a function call")
+            else:
+                _raise_if_error(event)
+
+    async def _answer_calls(self, calls: list[tuple[str, str, str]]) -> None:
+        for call_id, name, raw_arguments in calls:
+            try:
+                arguments = json.loads(raw_arguments)
+            except ValueError:
+                raise ProtocolViolation(f"arguments of {name} are not JSON") from None
+            output = tool_result(name, arguments if isinstance(arguments, dict) else {})
+            item = {
+                "type": "function_call_output",
+                "call_id": call_id,
+                "output": json.dumps(output),
+            }
+            await send(self.ws, json.dumps({"type": "conversation.item.create", "item": item}))
+        await send(self.ws, RESPONSE_CREATE)
+
+
+def _raise_if_error(event: dict[str, Any]) -> None:
+    if event.get("type") == "error":
+        error = event.get("error")
+        detail = error if isinstance(error, dict) else {}
+        code = detail.get("code") or detail.get("type") or "unknown"
+        raise ServerError(str(code), str(detail.get("message") or ""))
+
+
+def _raise_if_failed(event: dict[str, Any]) -> None:
+    response = event.get("response")
+    if not isinstance(response, dict) or response.get("status") != "failed":
+        return
+    details = response.get("status_details")
+    error = details.get("error") if isinstance(details, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    raise ServerError(str(code or "response_failed"), "the upstream's response failed")
+
+
+__all__ = ["TOOLS", "RealtimeClient", "encode_realtime", "realtime_url", "session_update"]

@@ -1,0 +1,98 @@
+"""Native and Twilio calls against the real mock backend (mocks.backend.app.BackendServer), with
+the real fake Realtime upstream behind it and a throwaway Postgres: calls succeed with every
+metric recorded, and the backend's admission control comes out as `server_capacity`."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from bench.errors import StackError
+from bench.stack.postgres import start_postgres, stop_postgres
+from generator.metrics.store import MetricsStore
+from generator.workloads.base import IterationContext
+from generator.workloads.call import CallConfig, CallWorkload
+
+RealtimeServer = pytest.importorskip("mocks.realtime.server").RealtimeServer
+BackendServer = pytest.importorskip("mocks.backend.app").BackendServer
+BackendConfig = pytest.importorskip("mocks.backend.config").BackendConfig
+
+
+@pytest.fixture(scope="module")
+def postgres_dsn() -> Iterator[str]:
+    try:
+        info = start_postgres(max_connections=20)
+    except StackError as exc:
+        pytest.skip(f"no Postgres here: {exc.reason}")
+    try:
+        yield info.dsn
+    finally:
+        stop_postgres(info.base_dir)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Any]:
+    async with RealtimeServer(seed=1, greeting_ms=200, answer_ms=300) as server:
+        yield server
+
+
+def _backend(dsn: str, upstream: Any, **knobs: Any) -> Any:
+    return BackendServer(BackendConfig(db_dsn=dsn, upstream_url=upstream.url, **knobs))
+
+
+def _workload(backend: Any, protocol: str) -> CallWorkload:
+    config = CallConfig(
+        url=backend.ws_url,
+        protocol=protocol,  # type: ignore[arg-type]
+        turns=2,
+        utterance_ms=400,
+        greeting_timeout_s=5.0,
+        response_timeout_s=5.0,
+    )
+    return CallWorkload(config)
+
+
+def _ctx(store: MetricsStore, i: int) -> IterationContext:
+    return IterationContext(
+        vu=i, iteration=i, intended_start=time.monotonic(), store=store, rng=random.Random(i)
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("protocol", ["native", "twilio"])
+async def test_call_through_the_backend(postgres_dsn: str, upstream: Any, protocol: str) -> None:
+    store = MetricsStore()
+    async with _backend(postgres_dsn, upstream) as backend:
+        workload = _workload(backend, protocol)
+        await workload.setup()
+        await workload.iteration(_ctx(store, 0))
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 0}, (
+        store.tag_sets("errors_total")
+    )
+    tags = {"protocol": protocol, "workload": "calls"}
+    for name, count in [
+        ("connect_time", 1),
+        ("greeting_latency", 1),
+        ("turn_latency", 2),
+        ("response_time", 2),
+        ("audio_gap", 3),
+        ("send_lag", 40),
+        ("call_duration", 1),
+    ]:
+        assert store.trend(name, tags).count == count, name
+    assert store.trend("turn_latency").min > 0
+
+
+@pytest.mark.timeout(60)
+async def test_backend_at_capacity(postgres_dsn: str, upstream: Any) -> None:
+    store = MetricsStore()
+    async with _backend(postgres_dsn, upstream, max_sessions=1, admission_queue=0) as backend:
+        workload = _workload(backend, "native")
+        await asyncio.gather(*(workload.iteration(_ctx(store, i)) for i in range(2)))
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 1}
+    assert store.counter_by("errors_total", "kind") == {"server_capacity": 1}
