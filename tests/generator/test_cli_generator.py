@@ -37,12 +37,12 @@ def test_run_rejects_unknown_workload_types_and_bad_files(
 ) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(
-        "workloads:\n  a:\n    type: http\n    load: {executor: constant-vus, vus: 0}\n"
+        "workloads:\n  a:\n    type: carrier_pigeon\n    load: {executor: constant-vus, vus: 0}\n"
         "thresholds: ['p(95)<x']\n"
     )
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "unknown workload type 'http'" in err
+    assert "unknown workload type 'carrier_pigeon'" in err
     assert "vus" in err
     assert "p(95)<x" in err
     assert main(["run", str(tmp_path / "missing.yaml")]) == 2
