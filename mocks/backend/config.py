@@ -33,6 +33,9 @@ class BackendConfig(BaseModel):
     db_pool_max: int = Field(default=10, ge=1)
     db_acquire_timeout_s: float = Field(default=5.0, gt=0)
     db_statement_cache_size: int = Field(default=100, ge=0)
+    # How long a tool's transaction holds its connection: a realistic lookup plus round trips.
+    # Long enough that concurrent calls need many connections at once, as in production.
+    db_query_ms: float = Field(default=250.0, ge=0)
     upstream_url: str = "ws://127.0.0.1:8765/v1/realtime"
     upstream_model: str = "gpt-realtime"
     upstream_timeout_s: float = Field(default=10.0, gt=0)

@@ -10,8 +10,6 @@ from typing import Any
 
 from mocks.backend.db import Database
 
-# How long a tool's transaction holds its connection (a realistic query plus round trips).
-QUERY_HOLD_S = 0.05
 SLOTS = ("09:00", "10:00", "11:00", "13:00", "14:00", "15:00", "16:00")
 
 TOOLS: list[dict[str, Any]] = [
@@ -80,7 +78,7 @@ async def check_availability(db: Database, day: str, service: object) -> dict[st
     if not day:
         raise ToolError("date is required")
     async with db.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_sleep($1)", QUERY_HOLD_S)
+        await conn.execute("SELECT pg_sleep($1)", db.config.db_query_ms / 1000.0)
         rows = await conn.fetch("SELECT slot FROM appointments WHERE day = $1", day)
     taken = {row["slot"] for row in rows}
     free = [slot for slot in SLOTS if slot not in taken]
@@ -93,7 +91,7 @@ async def book_appointment(
     if not (phone and day and slot):
         raise ToolError("customer_phone, date and time are required")
     async with db.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_sleep($1)", QUERY_HOLD_S)
+        await conn.execute("SELECT pg_sleep($1)", db.config.db_query_ms / 1000.0)
         customer_id = await conn.fetchval(
             "INSERT INTO customers (name, phone) VALUES ('Caller', $1) "
             "ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id",
