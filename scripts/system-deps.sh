@@ -12,6 +12,7 @@ have_pg || missing+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # HTML report tests (headless)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
