@@ -6,11 +6,17 @@ writes the run directory.
     RUN_DIR/summary.json   the summary (docs/summary-schema.md)
     RUN_DIR/junit.xml      one test case per threshold
     RUN_DIR/report.md      the Markdown report
+    RUN_DIR/monitor.jsonl  the target monitor's samples, when the run has a monitor
+    RUN_DIR/report.html    the self-contained HTML report with charts (generator/report/html.py)
 
 Once a second it samples the `vus` gauge, flushes events, evaluates thresholds (an abortOnFail
 threshold that fails with data stops the run) and updates the progress line. SIGINT stops the
 run at once — running iterations are cancelled — and the summary is still written (status
 `interrupted`, exit 130). Setup failures (TargetUnreachable) propagate before any load starts.
+
+With a monitor (generator/monitor), the target is sampled for a baseline before load, all
+through load, and during a cooldown after it (until it recovers; Ctrl-C cuts it short) before
+the summary is built; the summary then carries its evidence, the verdict and the findings.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import json
 import random
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +38,9 @@ from generator.load.base import LoadRun, Timeline
 from generator.metrics.events import EventSink
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
+from generator.monitor.cli import ambient_monitor
+from generator.monitor.monitor import Monitor
+from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
 from generator.report.summary import build_summary, live_figures
@@ -62,6 +71,7 @@ def write_outputs(out_dir: Path, summary: dict[str, Any]) -> None:
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out_dir / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
+    write_html_report(out_dir, summary)
 
 
 class Runner:
@@ -74,6 +84,7 @@ class Runner:
         progress: TextIO | None = None,
         timeline: Timeline | None = None,
         handle_sigint: bool = True,
+        monitor: Monitor | None = None,
     ) -> None:
         self.scenario = scenario
         self.workloads = dict(workloads)
@@ -81,6 +92,8 @@ class Runner:
         self.progress = progress
         self.timeline = timeline or Timeline()
         self.handle_sigint = handle_sigint
+        # Without an explicit monitor, the one the command's flags asked for (monitor/cli.py).
+        self.monitor = monitor if monitor is not None else ambient_monitor()
         self.thresholds: list[Threshold] = scenario.parsed_thresholds()
         self.status = "completed"
         self.runs: dict[str, LoadRun] = {}
@@ -103,32 +116,83 @@ class Runner:
             "workloads": workload_meta(self.scenario),
             "status": "running",
         }
+        monitor = self.monitor
+        if monitor is not None:
+            c = monitor.config
+            meta["monitor"] = {
+                "interval_s": c.interval_s,
+                "cooldown_s": c.cooldown_s,
+                "memory_tolerance": c.memory_tolerance,
+                "db_tolerance": c.db_tolerance,
+            }
         self._write_meta(meta)
         sink = EventSink(self.out_dir / "events.jsonl", clock=self.timeline.clock)
         try:
             for workload in self.workloads.values():
                 await workload.setup()
+            if monitor is not None:
+                await monitor.open(
+                    self.out_dir / "monitor.jsonl", self.timeline.clock, self.timeline.sleep
+                )
+                if not await self._interruptible(monitor.baseline()):
+                    self.status = "interrupted"
             store = MetricsStore(clock=self.timeline.clock, sink=sink)
+            if monitor is not None:
+                monitor.start_load(store.t0)
             try:
-                await self._load(store)
+                if self.status != "interrupted":
+                    await self._load(store)
             finally:
+                if monitor is not None:
+                    await monitor.end_load()
                 for workload in self.workloads.values():
                     try:
                         await workload.teardown()
                     except Exception as exc:  # a broken teardown must not lose the results
                         print(f"callbench: teardown of {workload.name}: {exc}", file=sys.stderr)
                 store.finish()
+            if monitor is not None and self.status != "interrupted":
+                await self._cooldown(monitor)
         finally:
             sink.close()
+            if monitor is not None:
+                await monitor.close()
         meta["status"] = self.status
         self._write_meta(meta)
-        summary = build_summary(store, evaluate(store, self.thresholds), meta)
+        evidence = None if monitor is None else monitor.evidence(store.ended_at)
+        summary = build_summary(store, evaluate(store, self.thresholds), meta, evidence)
         write_outputs(self.out_dir, summary)
         if self.status == "interrupted":
             code = exitcodes.INTERRUPTED
         else:
             code = exitcodes.PASSED if summary["passed"] else exitcodes.FAILED
         return RunOutcome(summary, code, self.out_dir)
+
+    async def _interruptible(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Runs ``work``; Ctrl-C cancels it. False when it was cut short that way."""
+        task = asyncio.ensure_future(work)
+        if not self.handle_sigint:
+            await task
+            return True
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        try:
+            await asyncio.wait({task})
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+        if task.cancelled():
+            return False
+        task.result()
+        return True
+
+    async def _cooldown(self, monitor: Monitor) -> None:
+        seconds = monitor.config.cooldown_s
+        if seconds >= 5:
+            print(
+                f"callbench: watching the target recover (up to {seconds:g} s; Ctrl-C skips)",
+                file=sys.stderr,
+            )
+        await self._interruptible(monitor.cooldown())
 
     def _write_meta(self, meta: dict[str, Any]) -> None:
         text = json.dumps(meta, indent=2) + "\n"
@@ -208,8 +272,9 @@ async def run_scenario(
     out_dir: Path,
     *,
     progress: TextIO | None = None,
+    monitor: Monitor | None = None,
 ) -> RunOutcome:
-    return await Runner(scenario, workloads, out_dir, progress=progress).run()
+    return await Runner(scenario, workloads, out_dir, progress=progress, monitor=monitor).run()
 
 
 def progress_stream() -> TextIO | None:

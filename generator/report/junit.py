@@ -1,10 +1,13 @@
 """JUnit XML: one test case per threshold, failed thresholds as <failure>, so CI shows each
-criterion of the run as a test."""
+criterion of the run as a test. The verdict (zones), the monitor's recovery and the diagnosis
+findings go to the suite's <system-out>: they inform, while the thresholds decide."""
 
 from __future__ import annotations
 
 from typing import Any
 from xml.etree import ElementTree as ET
+
+from generator.report.diagnosis_text import finding_lines, recovery_lines, verdict_lines
 
 
 def render_junit(summary: dict[str, Any]) -> str:
@@ -29,6 +32,9 @@ def render_junit(summary: dict[str, Any]) -> str:
         ET.SubElement(case, "failure", message=f"run {summary['status']}")
         suite.set("tests", str(len(thresholds) + 1))
         suite.set("failures", str(failures + 1))
+    text = [*recovery_lines(summary), *verdict_lines(summary), *finding_lines(summary)]
+    if text:
+        ET.SubElement(suite, "system-out").text = "\n".join(text)
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)

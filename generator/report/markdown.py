@@ -1,10 +1,13 @@
 """report.md: the seed's report template — summary, configuration, results table, latency
-percentiles, error breakdown, thresholds, verdict. Formatting only."""
+percentiles, error breakdown, thresholds, target monitor, performance targets, findings,
+verdict. Formatting only."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from generator.report.markdown_diagnosis import findings_section, monitor_section, targets_section
 
 
 def _cell(value: Any) -> str:
@@ -67,5 +70,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
         out.append(
             f"| `{t['expr']}` | {_cell(t['value'])} | {'pass' if t['ok'] else 'FAIL'}{note} |"
         )
-    out += ["", "## Verdict", "", f"**{verdict}**", ""]
+    out.append("")
+    out += monitor_section(summary) + targets_section(summary) + findings_section(summary)
+    zone = f" · zone {summary['zone']}: {summary['readiness']}" if "zone" in summary else ""
+    out += ["## Verdict", "", f"**{verdict}**{zone}", ""]
     return "\n".join(out)

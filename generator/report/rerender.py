@@ -1,4 +1,5 @@
-"""Rebuilds a run's summary from its directory (run.json + events.jsonl), for
+"""Rebuilds a run's summary from its directory (run.json + events.jsonl, and monitor.jsonl when
+the run had a monitor), for
 `callbench report` — also for a run that was killed: without an end mark in events.jsonl, or
 with run.json still saying `running`, the run counts as interrupted."""
 
@@ -11,6 +12,7 @@ from typing import Any
 from generator.errors import InvalidInput
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import evaluate
+from generator.monitor.evidence import MonitorEvidence, read_samples
 from generator.report.summary import build_summary
 from generator.scenario import scenario_from_dict
 
@@ -28,4 +30,14 @@ def summary_from_run_dir(run_dir: Path) -> dict[str, Any]:
     store = MetricsStore.from_events(events_path)
     if store.ended_at is None or meta.get("status") == "running":
         meta["status"] = "interrupted"
-    return build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta)
+    samples = read_samples(run_dir / "monitor.jsonl")
+    monitor = None
+    if samples:
+        settings = meta.get("monitor") if isinstance(meta.get("monitor"), dict) else {}
+        monitor = MonitorEvidence(
+            tuple(samples),
+            store.ended_at,
+            memory_tolerance=float(settings.get("memory_tolerance", 0.2)),
+            db_tolerance=int(settings.get("db_tolerance", 1)),
+        )
+    return build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, monitor)

@@ -1,5 +1,8 @@
 """The summary builder: the one place that turns a metrics store and threshold results into
 figures. Everything it returns is plain JSON (docs/summary-schema.md); renderers only format it.
+With the monitor's evidence it also carries the verdict (performance targets and zones), the
+diagnosis findings and the monitor's baseline / peak / recovery; without it, the verdict rows
+that need the target's side are `n/a` and only the generator-side rules can fire.
 """
 
 from __future__ import annotations
@@ -7,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from generator.diagnosis.finding import RunEvidence
+from generator.diagnosis.rules import diagnose
+from generator.diagnosis.verdict import verdict
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import ThresholdResult
+from generator.monitor.evidence import MonitorEvidence
 
 SCHEMA = "callbench.summary/1"
 PERCENTILES = (50, 90, 95, 99)
@@ -44,9 +51,14 @@ def build_summary(
     store: MetricsStore,
     results: list[ThresholdResult],
     meta: Mapping[str, Any],
+    monitor: MonitorEvidence | None = None,
 ) -> dict[str, Any]:
     """``meta``: name, started_at, status (completed|aborted|interrupted), scenario (dict),
-    workloads ({name: {type, executor, max_vus}}); copied into the summary as they are."""
+    workloads ({name: {type, executor, max_vus}}); copied into the summary as they are.
+    ``monitor``: the target monitor's evidence, when the run had one."""
+    evidence = monitor if monitor is not None else MonitorEvidence()
+    judged = verdict(store, evidence)
+    findings = diagnose(RunEvidence(store, evidence))
     duration = store.elapsed()
     outcomes = store.counter_by("calls_total", "outcome")
     succeeded, failed = outcomes.get("succeeded", 0), outcomes.get("failed", 0)
@@ -83,6 +95,11 @@ def build_summary(
             for r in results
         ],
         "passed": status == "completed" and all(r.ok for r in results),
+        "zone": judged["zone"],
+        "readiness": judged["readiness"],
+        "verdict": judged["rows"],
+        "findings": [f.as_dict() for f in findings],
+        "monitor": evidence.as_summary(),
         "config": meta.get("scenario", {}),
     }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.report.diagnosis_text import finding_lines, recovery_lines, verdict_lines
+
 RULE = "=" * 64
 
 
@@ -51,6 +53,9 @@ def render_terminal(summary: dict[str, Any]) -> str:
         lines.append(f"  {'✓' if t['ok'] else '✗'} {t['expr']:<40} {value}")
     if not summary["thresholds"]:
         lines.append("  none")
+    for block in (recovery_lines(summary), verdict_lines(summary), finding_lines(summary)):
+        if block:
+            lines += ["", *block]
     lines += [RULE, f"RESULT: {'PASS' if summary['passed'] else 'FAIL'}", RULE]
     return "\n".join(lines)
 

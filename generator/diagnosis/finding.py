@@ -1,0 +1,44 @@
+"""What a diagnosis rule reads (`RunEvidence`) and what it returns (`Finding`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from generator.metrics.store import MetricsStore
+from generator.monitor.evidence import MonitorEvidence
+
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    title: str
+    severity: Severity
+    evidence: list[str]
+    runbook: str
+    next_step: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "evidence": list(self.evidence),
+            "runbook": self.runbook,
+            "next_step": self.next_step,
+        }
+
+
+def runbook(rule: str) -> str:
+    return f"bench/runbooks/{rule}.md"
+
+
+@dataclass(frozen=True)
+class RunEvidence:
+    """The generator's store (what the callers saw) and the monitor's evidence (what the target
+    showed; empty when the run had no monitor)."""
+
+    store: MetricsStore
+    monitor: MonitorEvidence = field(default_factory=MonitorEvidence)

@@ -1,0 +1,127 @@
+"""The monitor's command-line flags, shared by `callbench calls`, `run` (and the traffic
+commands): explicit sources for a real deployment, or the bench's stack from
+`.callbench/stack.json` — the default when that file exists and no source is named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.errors import UsageError
+from generator.errors import InvalidInput
+from generator.load.durations import parse_duration
+from generator.monitor.config import MonitorConfig, load_stack_config, monitor_config
+from generator.monitor.monitor import Monitor
+
+STACK_DIR = Path(".callbench")
+SOURCE_FLAGS = {
+    "metrics_url": "--metrics-url",
+    "health_url": "--health-url",
+    "memory_url": "--memory-url",
+    "upstream_metrics_url": "--upstream-metrics-url",
+    "db_dsn": "--db-dsn",
+    "pid": "--pid",
+    "container": "--container",
+}
+
+
+def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "target monitor", "sample the target once a second (docs/monitor.md)"
+    )
+    group.add_argument("--metrics-url", help="the backend's Prometheus /metrics URL")
+    group.add_argument("--health-url", help="the backend's /healthz (poolStats)")
+    group.add_argument("--memory-url", help="the backend's /debug/memory (rss_mb)")
+    group.add_argument("--upstream-metrics-url", help="the AI upstream's /metrics URL")
+    group.add_argument("--db-dsn", help="Postgres DSN for pg_stat_activity (a superuser)")
+    group.add_argument("--pid", type=int, help="the backend's local process id (CPU, RSS)")
+    group.add_argument("--container", help="the backend's Docker container (CPU, memory)")
+    group.add_argument(
+        "--stack",
+        action="store_true",
+        help="watch the bench stack of .callbench/stack.json "
+        "(the default when it exists and no source is named)",
+    )
+    group.add_argument(
+        "--cooldown", help="how long to watch recovery after load (default 60s; ends early)"
+    )
+    group.add_argument("--no-monitor", action="store_true", help="do not watch the target")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    cooldown = getattr(args, "cooldown", None)
+    if cooldown is None:
+        return {}
+    try:
+        seconds = parse_duration(str(cooldown))
+    except ValueError as exc:
+        raise UsageError(f"--cooldown: {exc}") from None
+    if seconds < 0:
+        raise UsageError("--cooldown must not be negative")
+    return {"cooldown_s": seconds}
+
+
+def monitor_config_from_args(
+    args: argparse.Namespace, stack_dir: Path = STACK_DIR
+) -> MonitorConfig | None:
+    """The config the flags ask for, or None for no monitor."""
+    explicit = {
+        field: getattr(args, field, None)
+        for field in SOURCE_FLAGS
+        if getattr(args, field, None) is not None
+    }
+    use_stack = bool(getattr(args, "stack", False))
+    if getattr(args, "no_monitor", False):
+        named = [SOURCE_FLAGS[f] for f in explicit] + (["--stack"] if use_stack else [])
+        if named:
+            raise UsageError(f"--no-monitor cannot be combined with {', '.join(named)}")
+        return None
+    settings = _settings(args)
+    try:
+        if use_stack or not explicit:
+            config = load_stack_config(stack_dir, **settings)
+            if config is None:
+                if use_stack:
+                    raise UsageError(f"--stack: no stack in {stack_dir} (run `callbench up`)")
+                return None
+            if explicit:
+                config = monitor_config(**{**config.model_dump(), **explicit})
+            return config
+        return monitor_config(**explicit, **settings)
+    except InvalidInput as exc:
+        raise UsageError("; ".join(exc.problems)) from None
+
+
+def monitor_from_args(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Monitor | None:
+    config = monitor_config_from_args(args, stack_dir)
+    return None if config is None or config.is_empty else Monitor(config)
+
+
+_ambient: list[MonitorConfig] = []
+
+
+@contextlib.contextmanager
+def monitoring(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Iterator[None]:
+    """While inside, every Runner made without an explicit monitor watches the target the flags
+    name (a fresh Monitor per run, so each step of a plan has its own). Commands wrap their run
+    in it, so the path from flags to Runner (plans, distributed runs) needs no monitor plumbing.
+    A worker process of `--workers` never monitors: its parent does."""
+    config = (
+        None if getattr(args, "worker_slice", None) else monitor_config_from_args(args, stack_dir)
+    )
+    if config is None or config.is_empty:
+        yield
+        return
+    _ambient.append(config)
+    try:
+        yield
+    finally:
+        _ambient.pop()
+
+
+def ambient_monitor() -> Monitor | None:
+    """A new Monitor for the innermost `monitoring` block, or None outside one."""
+    return Monitor(_ambient[-1]) if _ambient else None

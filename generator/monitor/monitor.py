@@ -1,0 +1,261 @@
+"""The Monitor: samples every source once per interval and appends each sample to
+RUN_DIR/monitor.jsonl as it is taken (docs/monitor.md).
+
+The runner drives it through the run's phases:
+
+    await monitor.open(path, clock, sleep)  open the file and the sources
+    await monitor.baseline()                 a few samples before load starts
+    monitor.start_load(origin)               t=0 is now the run's t0 (the store's); sampling
+                                             goes on in the background every interval
+    await monitor.end_load()                 stop the background sampling
+    await monitor.cooldown(cut_short)        sample until memory and DB connections are back
+                                             to baseline or the cooldown ends
+    monitor.evidence(load_end_t)             baseline / peak / recovery (evidence.py)
+    await monitor.close()
+
+Baseline samples are taken before t0 is known, so they are kept until `start_load` and written
+then with negative `t` (seconds before load). A source that fails is recorded, never fatal:
+backend sources failing give `backend_up: false`, which is the evidence of a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import aiohttp
+
+from generator.monitor.config import MonitorConfig
+from generator.monitor.evidence import MonitorEvidence
+from generator.monitor.process import DockerContainer, PsutilProcess
+from generator.monitor.sources import (
+    HealthSource,
+    MemorySource,
+    MetricsSource,
+    PostgresSource,
+    SourceDown,
+)
+
+GONE_SAMPLES = 3
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Source(Protocol):
+    name: str
+    role: str
+
+    async def sample(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+# Later sources override earlier ones on a shared key: the process's own RSS is the most direct.
+MERGE_ORDER = {"db": 0, "upstream": 1, "backend": 2, "process": 3}
+
+
+def combine(results: Sequence[tuple[Source, dict[str, Any] | SourceDown]]) -> dict[str, Any]:
+    """One flat sample from each source's answer (or failure)."""
+    out: dict[str, Any] = {}
+    down: list[str] = []
+    backend_answers: list[bool] = []
+    backend_timeouts = 0
+    process_alive: bool | None = None
+    ordered = sorted(results, key=lambda pair: MERGE_ORDER.get(pair[0].role, 9))
+    for source, result in ordered:
+        if isinstance(result, SourceDown):
+            down.append(source.name)
+            if source.role == "backend":
+                backend_answers.append(False)
+                backend_timeouts += result.timeout
+            elif source.role == "db":
+                out["db_up"] = False
+            elif source.role == "upstream":
+                out["upstream_up"] = False
+            continue
+        if source.role == "backend":
+            backend_answers.append(True)
+        elif source.role == "upstream":
+            out["upstream_up"] = True
+        if source.role == "process":
+            process_alive = bool(result.get("process_alive"))
+        out.update(result)
+    if backend_answers or process_alive is not None:
+        up = any(backend_answers) if backend_answers else True
+        out["backend_up"] = up and process_alive is not False
+        if not up and process_alive is not False and backend_timeouts == len(backend_answers):
+            out["backend_unresponsive"] = True  # slow to answer, not refused: busy or hung
+    if down:
+        out["down"] = down
+    return out
+
+
+class Monitor:
+    def __init__(self, config: MonitorConfig, sources: Sequence[Source] | None = None) -> None:
+        self.config = config
+        self._given = list(sources) if sources is not None else None
+        self.sources: list[Source] = []
+        self.samples: list[dict[str, Any]] = []
+        self._pending: list[tuple[float, dict[str, Any]]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._file: IO[str] | None = None
+        self._clock: Clock = time.monotonic
+        self._sleep: Sleep = asyncio.sleep
+        self._origin: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _build_sources(self) -> list[Source]:
+        c = self.config
+        timeout = aiohttp.ClientTimeout(total=max(0.5, min(5.0, c.interval_s * 2)))
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        s = self._session
+        found: list[Source] = []
+        if c.metrics_url:
+            found.append(MetricsSource(s, c.metrics_url, "backend"))
+        if c.health_url:
+            found.append(HealthSource(s, c.health_url))
+        if c.memory_url:
+            found.append(MemorySource(s, c.memory_url))
+        if c.upstream_metrics_url:
+            found.append(MetricsSource(s, c.upstream_metrics_url, "upstream"))
+        if c.db_dsn:
+            found.append(PostgresSource(c.db_dsn, timeout_s=max(1.0, c.interval_s)))
+        if c.pid is not None:
+            found.append(PsutilProcess(c.pid))
+        if c.container:
+            found.append(DockerContainer(c.container))
+        return found
+
+    async def open(
+        self, path: Path, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self._clock, self._sleep = clock, sleep
+        self.sources = self._given if self._given is not None else self._build_sources()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    async def close(self) -> None:
+        await self.end_load()
+        for source in self.sources:
+            with contextlib.suppress(Exception):  # closing must not hide the run's results
+                await source.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- sampling --------------------------------------------------------------------------
+    async def _probe(self, source: Source) -> dict[str, Any] | SourceDown:
+        try:
+            return await source.sample()
+        except SourceDown as exc:
+            return exc
+        except Exception as exc:  # an unexpected failure of one source is still "down"
+            return SourceDown(f"{source.name}: {exc!r}")
+
+    async def sample(self, phase: str) -> dict[str, Any]:
+        """Takes one sample now and records it (kept back until t0 is known)."""
+        at = self._clock()
+        answers = await asyncio.gather(*(self._probe(s) for s in self.sources))
+        sample = {"phase": phase, **combine(list(zip(self.sources, answers, strict=True)))}
+        if self._origin is None:
+            self._pending.append((at, sample))
+        else:
+            self._record(at, sample)
+        return sample
+
+    def _record(self, at: float, sample: dict[str, Any]) -> None:
+        assert self._origin is not None
+        row = {"t": round(at - self._origin, 3), **sample}
+        self.samples.append(row)
+        if self._file is not None:
+            self._file.write(json.dumps(row, separators=(",", ":")) + "\n")
+            self._file.flush()
+
+    async def _every(self, phase: str, until: Callable[[], bool]) -> None:
+        """Samples at a fixed rate (a slow sample skips ticks instead of piling up)."""
+        interval = self.config.interval_s
+        start = self._clock()
+        tick = 0
+        while not until():
+            await self.sample(phase)
+            tick = max(tick + 1, int((self._clock() - start) / interval) + 1)
+            delay = start + tick * interval - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+
+    async def baseline(self) -> None:
+        for index in range(self.config.baseline_samples):
+            if index:
+                await self._sleep(self.config.interval_s)
+            await self.sample("baseline")
+
+    def start_load(self, origin: float) -> None:
+        self._origin = origin
+        for at, sample in self._pending:
+            self._record(at, sample)
+        self._pending.clear()
+        self._task = asyncio.create_task(self._every("load", lambda: False))
+
+    async def end_load(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def cooldown(self, cut_short: asyncio.Event | None = None) -> None:
+        """Samples for up to cooldown_s (at least once), ending early once everything measured
+        is back to baseline when `stop_when_recovered`, or when ``cut_short`` is set."""
+        if self._origin is None:
+            self.start_load(self._clock())
+            await self.end_load()
+        deadline = self._clock() + self.config.cooldown_s
+        load_end = self._clock() - (self._origin or 0.0)
+        cut = cut_short or asyncio.Event()
+
+        def done() -> bool:
+            if cut.is_set() or (self._cooldown_taken() and self._clock() >= deadline):
+                return True
+            return self.config.stop_when_recovered and self._recovered(load_end)
+
+        waiter = asyncio.create_task(self._every("cooldown", done))
+        stopper = asyncio.create_task(cut.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+
+    def _cooldown_taken(self) -> bool:
+        return any(s.get("phase") == "cooldown" for s in self.samples)
+
+    def _recovered(self, load_end: float) -> bool:
+        cooldown = [s for s in self.samples if s.get("phase") == "cooldown"]
+        if not cooldown:
+            return False
+        if len(cooldown) >= GONE_SAMPLES and all(
+            s.get("backend_up") is False for s in cooldown[-GONE_SAMPLES:]
+        ):
+            return True  # the backend is gone: there is nothing left to recover
+        evidence = self.evidence(load_end)
+        checks = [evidence.memory_recovery(), evidence.db_recovery()]
+        measured = [r for r in checks if r.key is not None]
+        return all(r.recovered for r in measured)
+
+    def evidence(self, load_end_t: float | None = None) -> MonitorEvidence:
+        return MonitorEvidence(
+            tuple(self.samples),
+            load_end_t,
+            memory_tolerance=self.config.memory_tolerance,
+            db_tolerance=self.config.db_tolerance,
+        )
