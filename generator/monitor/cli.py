@@ -9,8 +9,10 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.errors import UsageError
+from bench.stack.state import StackState
 from generator.errors import InvalidInput
 from generator.load.durations import parse_duration
 from generator.monitor.config import MonitorConfig, load_stack_config, monitor_config
@@ -80,6 +82,8 @@ def monitor_config_from_args(
             raise UsageError(f"--no-monitor cannot be combined with {', '.join(named)}")
         return None
     settings = _settings(args)
+    if not use_stack and not explicit and not _targets_stack(args, stack_dir):
+        return None
     try:
         if use_stack or not explicit:
             config = load_stack_config(stack_dir, **settings)
@@ -93,6 +97,19 @@ def monitor_config_from_args(
         return monitor_config(**explicit, **settings)
     except InvalidInput as exc:
         raise UsageError("; ".join(exc.problems)) from None
+
+
+def _targets_stack(args: argparse.Namespace, stack_dir: Path) -> bool:
+    """Watching the bench's stack by default is right only when the run aims at its backend: a
+    run against a real deployment must not report the local stack's evidence as its own."""
+    url = getattr(args, "url", None)
+    state = StackState.load(stack_dir)
+    if state is None or state.backend is None:
+        return False
+    if not url:
+        return True  # a scenario file: its targets are its own; `--stack` or flags say otherwise
+    backend = {urlsplit(u).netloc for u in state.backend.urls.values()}
+    return urlsplit(str(url)).netloc in backend
 
 
 def monitor_from_args(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Monitor | None:

@@ -61,6 +61,21 @@ def test_stack_is_the_default_when_its_file_exists(tmp_path: Path) -> None:
     assert from_args(parse("--no-monitor"), tmp_path) is None
 
 
+def test_stack_is_watched_by_default_only_when_the_run_aims_at_its_backend(
+    tmp_path: Path,
+) -> None:
+    save_stack(tmp_path)
+    at_stack = parse("--cooldown", "5s")
+    at_stack.url = "ws://127.0.0.1:8/ws/voice"
+    assert from_args(at_stack, tmp_path) is not None
+    elsewhere = parse()
+    elsewhere.url = "wss://agent.example.com/ws/voice"
+    assert from_args(elsewhere, tmp_path) is None  # a real deployment is not the local stack
+    elsewhere_forced = parse("--stack")
+    elsewhere_forced.url = "wss://agent.example.com/ws/voice"
+    assert from_args(elsewhere_forced, tmp_path) is not None  # unless asked for
+
+
 def test_bad_flags_are_usage_errors_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--stack: no stack"):
         from_args(parse("--stack"), tmp_path)
