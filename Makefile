@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint types unit system clean
+.PHONY: demo test lint types unit system clean bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,3 +31,12 @@ test: lint types unit
 
 clean:
 	rm -rf $(VENV) .callbench .mypy_cache .pytest_cache .ruff_cache
+
+# Performance against peers (docs/performance.md); not part of `make test`. BENCH_ARGS=--quick
+# for a smoke run. Locust goes into its own virtualenv, never into .venv.
+bench: $(STAMP) system
+	command -v nginx >/dev/null && command -v wrk >/dev/null && command -v hey >/dev/null \
+		|| apt-get install -y -q nginx-light wrk hey
+	test -x .callbench/peers-venv/bin/locust || (python3 -m venv .callbench/peers-venv \
+		&& .callbench/peers-venv/bin/pip install -q locust)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from generator.launch import run_and_print, run_plan
+from generator.distributed.shards import add_distribution_arguments, run_distributed
+from generator.launch import run_plan
 from generator.load.constant_arrival_rate import ConstantArrivalRate
 from generator.load.constant_vus import ConstantVUs
 from generator.load.durations import parse_duration
 from generator.load.presets import PRESET_NAMES, Step, plan, preset
 from generator.load.shared_iterations import SharedIterations
 from generator.metrics.thresholds import DEFAULT_CALL_THRESHOLDS
+from generator.monitor.cli import add_monitor_arguments, monitoring
 from generator.runner import default_out_dir
 from generator.scenario import scenario_from_dict
 from generator.workloads.registry import build_workloads, check_ws_url
@@ -54,6 +56,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="run directory (default runs/<timestamp>)")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    add_distribution_arguments(p)
+    add_monitor_arguments(p)
     p.set_defaults(handler=handle)
 
 
@@ -114,6 +118,7 @@ def handle(args: argparse.Namespace) -> int:
     base["workloads"]["calls"]["load"] = steps[0][1].model_dump(mode="json")
     scenario = scenario_from_dict(base)  # validates flags and thresholds before any traffic
     build_workloads(scenario)
-    if len(steps) > 1 or args.plan:
-        return run_plan(base, steps, out, args.json)
-    return run_and_print(scenario, out, args.json)
+    with monitoring(args):
+        if len(steps) > 1 or args.plan:
+            return run_plan(base, steps, out, args.json)
+        return run_distributed(args, scenario, out)

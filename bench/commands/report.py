@@ -1,5 +1,5 @@
 """`callbench report RUN_DIR`: renders a finished or interrupted run again from its
-events.jsonl and run.json, in any format."""
+events.jsonl and run.json, in any format (html: written to RUN_DIR/report.html)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import exitcodes
+from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
 from generator.report.rerender import summary_from_run_dir
@@ -25,11 +26,22 @@ RENDERERS = {
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("report", help="render a run again", description=__doc__)
     p.add_argument("run_dir", type=Path, help="the run's directory (--out of the run)")
-    p.add_argument("--format", choices=tuple(RENDERERS), default="md")
+    p.add_argument(
+        "--format",
+        choices=(*RENDERERS, "html"),
+        default="md",
+        help="html writes RUN_DIR/report.html (charts inlined) and prints its path",
+    )
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     summary = summary_from_run_dir(args.run_dir)
-    print(RENDERERS[args.format](summary))
+    if args.format == "html":
+        written = write_html_report(args.run_dir, summary)
+        if written is None:
+            return exitcodes.FAILED
+        print(written)
+    else:
+        print(RENDERERS[args.format](summary))
     return exitcodes.PASSED if summary["passed"] else exitcodes.FAILED

@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.launch import run_and_print
+from generator.distributed.shards import add_distribution_arguments, run_distributed
+from generator.monitor.cli import add_monitor_arguments, monitoring
 from generator.runner import default_out_dir
 from generator.scenario import load_scenario
 
@@ -17,9 +18,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("scenario", type=Path, help="scenario YAML file")
     p.add_argument("--out", type=Path, help="run directory (default runs/<timestamp>)")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    add_distribution_arguments(p)
+    add_monitor_arguments(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
-    return run_and_print(scenario, args.out or default_out_dir(), args.json)
+    with monitoring(args):
+        return run_distributed(args, scenario, args.out or default_out_dir())

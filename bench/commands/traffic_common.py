@@ -9,7 +9,6 @@ Twilio auth token) reach the workload object directly and never the scenario.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.errors import UsageError
-from generator.launch import print_outcome
+from generator.distributed.shards import add_distribution_arguments, run_distributed, run_here
 from generator.load.config import LoadConfig, problems_of
 from generator.load.durations import parse_duration
 from generator.metrics.thresholds import parse_threshold
-from generator.runner import Runner, default_out_dir, progress_stream
+from generator.monitor.cli import add_monitor_arguments, monitoring
+from generator.runner import default_out_dir
 from generator.scenario import Scenario
 from generator.workloads.base import Workload
 
@@ -40,6 +40,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_help: str) -> 
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="run directory (default runs/<timestamp>)")
     parser.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    add_distribution_arguments(parser)
+    add_monitor_arguments(parser)
 
 
 def thresholds_from_flags(
@@ -116,7 +118,11 @@ def run_single(
     except ValidationError as exc:
         raise UsageError("; ".join(problems_of(exc))) from None
     out = args.out or default_out_dir()
-    runner = Runner(scenario, {name: workload}, out, progress=progress_stream())
-    outcome = asyncio.run(runner.run())
-    print_outcome(outcome, args.json)
-    return outcome.exit_code
+    # Worker processes rebuild ``workload`` from the same flags; each runs its slice of ``load``.
+    with monitoring(args):
+        return run_distributed(
+            args,
+            scenario,
+            out,
+            lambda part, where: run_here(part, where, args.json, {name: workload}),
+        )

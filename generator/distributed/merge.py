@@ -1,0 +1,147 @@
+"""Merging the run directories of several slices (worker processes or `--shard I/N` runs) into
+one run directory with the usual files: run.json, events.jsonl, summary.json, junit.xml and
+report.md, thresholds evaluated on the merged figures.
+
+A slice's run.json carries a `slice` entry ({index, count, scenario}) naming its place and the
+whole scenario it is a slice of; the merge checks that the slices belong together (same count,
+no index twice), warns about missing ones, and reports every problem at once. The merged run's
+status is the worst of its slices' (interrupted > aborted > completed); a slice whose events
+have no end mark was cut short and makes the merged run interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import exitcodes
+from generator.distributed.tail import merge_event_files
+from generator.errors import InvalidInput
+from generator.metrics.events import EventSink
+from generator.metrics.thresholds import evaluate
+from generator.report.summary import build_summary
+from generator.runner import RunOutcome, workload_meta, write_outputs
+from generator.scenario import Scenario, scenario_from_dict
+
+STATUS_RANK = {"completed": 0, "aborted": 1, "interrupted": 2}
+SLICE_KEY = "slice"
+
+
+def worst_status(statuses: Sequence[str]) -> str:
+    return max(statuses, key=lambda s: STATUS_RANK.get(s, 2), default="completed")
+
+
+def read_meta(run_dir: Path, problems: list[str]) -> dict[str, Any] | None:
+    meta_path, events_path = run_dir / "run.json", run_dir / "events.jsonl"
+    missing = [p.name for p in (meta_path, events_path) if not p.is_file()]
+    if missing:
+        problems.extend(f"{run_dir}: {name} is missing" for name in missing)
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        problems.append(f"{run_dir}/run.json: {exc}")
+        return None
+    if not isinstance(meta, dict):
+        problems.append(f"{run_dir}/run.json: not a JSON object")
+        return None
+    return meta
+
+
+def mark_slice(run_dir: Path, index: int, count: int, whole: Scenario) -> None:
+    """Records in a finished slice's run.json which slice it is and of what."""
+    path = run_dir / "run.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta[SLICE_KEY] = {"index": index, "count": count, "scenario": whole.model_dump(mode="json")}
+    path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _whole_scenario(metas: Sequence[dict[str, Any]], problems: list[str]) -> Scenario | None:
+    slices = [m.get(SLICE_KEY) for m in metas]
+    if all(isinstance(s, dict) for s in slices):
+        infos = [s for s in slices if isinstance(s, dict)]
+        counts = {s.get("count") for s in infos}
+        if len(counts) > 1:
+            splits = ", ".join(sorted(map(str, counts)))
+            problems.append(f"the slices come from different splits (N = {splits})")
+            return None
+        indices = [s.get("index") for s in infos]
+        twice = sorted({str(i) for i in indices if indices.count(i) > 1})
+        if twice:
+            problems.append(f"slice index given more than once: {', '.join(twice)}")
+        count = int(next(iter(counts)) or 0)
+        missing = sorted(set(range(count)) - {i for i in indices if isinstance(i, int)})
+        if missing and not twice:
+            print(
+                f"callbench: merging {len(infos)} of {count} slices (missing: "
+                + ", ".join(map(str, missing))
+                + "); the figures cover only what ran",
+                file=sys.stderr,
+            )
+        raw = infos[0].get("scenario")
+    else:
+        raw = metas[0].get("scenario")  # plain run directories: the first one's thresholds
+    try:
+        return scenario_from_dict(raw, "merged scenario")
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def merge_run_dirs(
+    run_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    scenario: Scenario | None = None,
+    status: str | None = None,
+    extra_meta: dict[str, Any] | None = None,
+) -> RunOutcome:
+    """Merges ``run_dirs`` into ``out_dir``; thresholds come from ``scenario`` (default: the
+    whole scenario the slices name). ``status``, when given, is the merged run's status as is
+    (the parent of workers knows why they stopped); else the worst of the slices'."""
+    problems: list[str] = []
+    if not run_dirs:
+        problems.append("no run directory to merge")
+    metas = [read_meta(d, problems) for d in run_dirs]
+    found = [m for m in metas if m is not None]
+    if scenario is None and found and len(found) == len(metas):
+        scenario = _whole_scenario(found, problems)
+    if problems or scenario is None:
+        raise InvalidInput("merge", problems or ["no scenario found in the run directories"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events = out_dir / "events.jsonl"
+    events.unlink(missing_ok=True)
+    sink = EventSink(events, flush_interval_s=3600.0)
+    try:
+        store, ends = merge_event_files(
+            ((str(m.get(SLICE_KEY, {}).get("index", i)), d / "events.jsonl")
+             for i, (m, d) in enumerate(zip(found, run_dirs, strict=True))),
+            sink,
+        )  # fmt: skip
+    finally:
+        sink.close()
+    statuses = [str(m.get("status", "interrupted")) for m in found]
+    statuses += ["interrupted" for end in ends if end is None]
+    started = sorted(str(m["started_at"]) for m in found if m.get("started_at"))
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    meta: dict[str, Any] = {
+        "name": scenario.name,
+        "started_at": started[0] if started else now,
+        "scenario": scenario.model_dump(mode="json"),
+        "workloads": workload_meta(scenario),
+        "status": status or worst_status(statuses),
+        "merged_from": [str(d) for d in run_dirs],
+        **(extra_meta or {}),
+    }
+    (out_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta)
+    write_outputs(out_dir, summary)
+    if meta["status"] == "interrupted":
+        code = exitcodes.INTERRUPTED
+    else:
+        code = exitcodes.PASSED if summary["passed"] else exitcodes.FAILED
+    return RunOutcome(summary, code, out_dir)

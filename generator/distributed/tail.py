@@ -1,0 +1,105 @@
+"""Replaying events.jsonl files into one store, whole or as they grow.
+
+Every observation of a worker or shard lands in its events.jsonl (generator/metrics/events.py);
+replaying the files of N slices into one store gives exactly the store that would have seen every
+observation: trends add bucket by bucket, counters and rates add, seconds align on each slice's
+own start. Gauges are the exception: each slice's `vus` is a part of the whole, so a replayed
+gauge gets a `slice` tag, and the store's gauge query (which sums over tag sets) adds them up.
+
+``EventTail`` reads only the complete lines appended since its last read, so the parent of N
+workers can evaluate thresholds on the merged figures every second while they run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from generator.metrics.events import EventSink, read_events
+from generator.metrics.store import MetricsStore
+
+SLICE_TAG = "slice"
+
+
+def zero_clock() -> float:
+    return 0.0
+
+
+def replay_store(sink: EventSink | None = None) -> MetricsStore:
+    """A store for replayed events: its clock stands at 0, so an event's `t` is its offset."""
+    return MetricsStore(clock=zero_clock, sink=sink)
+
+
+def replay(store: MetricsStore, event: dict[str, Any], slice_id: str) -> float | None:
+    """Records one event in ``store``; returns the end mark's time for an end event."""
+    kind = event.get("k")
+    try:
+        if kind == "end":
+            return float(event["t"])
+        at, name, value = float(event["t"]), str(event["n"]), event["v"]
+        tags = event.get("g") or {}
+        if not isinstance(tags, dict):
+            return None
+        if kind == "t":
+            store.add_trend(name, float(value), tags, at=at)
+        elif kind == "c":
+            store.add_counter(name, int(value), tags, at=at)
+        elif kind == "r":
+            store.add_rate(name, bool(value), tags, at=at)
+        elif kind == "g":
+            store.add_gauge(name, float(value), {**tags, SLICE_TAG: slice_id}, at=at)
+    except (KeyError, TypeError, ValueError):
+        pass  # a line from a newer format or a torn write: skipped, as from_events does
+    return None
+
+
+class EventTail:
+    """Follows one growing events.jsonl, handing out only complete lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # empty when the chunk ended on a newline
+        out = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(event, dict):
+                out.append(event)
+        return out
+
+
+def merge_event_files(
+    paths: Iterable[tuple[str, Path]], sink: EventSink | None = None
+) -> tuple[MetricsStore, list[float | None]]:
+    """One store from the named slices' event files, and each slice's end mark (None: the
+    slice was killed before it ended). The store is marked ended at the latest end."""
+    store = replay_store(sink)
+    ends: list[float | None] = []
+    for slice_id, path in paths:
+        end: float | None = None
+        for event in read_events(path):
+            found = replay(store, event, slice_id)
+            if found is not None:
+                end = found
+        ends.append(end)
+    known = [e for e in ends if e is not None]
+    # The run's meta says when a slice was cut short; the figures still cover all it recorded.
+    store.finish(at=max([*known, store.last_at]))
+    return store, ends

@@ -1,0 +1,204 @@
+"""`--workers N`: one run in N processes, judged as one.
+
+The parent starts N children with multiprocessing's spawn (a fresh interpreter each, no forked
+event loop or sockets). Each child re-runs the same command handler on the same parsed flags,
+told by the hidden `--worker-slice I/N` to run slice I (generator/distributed/split.py) into
+OUT/workers/I with no thresholds of its own, its stdout and stderr in files there.
+
+While they run, the parent tails the children's events.jsonl (each flushes at least once a
+second), replays them into one live store, and once a second evaluates the abortOnFail
+thresholds on it — the merged figures, not any one child's. When one fails, or on Ctrl-C, or
+when a child dies of a setup error, the parent sends SIGINT to every child still running; the
+generator's runner stops on SIGINT and still writes its results. At the end the parent merges
+the children's directories into OUT (generator/distributed/merge.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import TextIO
+
+from bench import exitcodes
+from bench.errors import BenchError, StackError, UsageError
+from generator.distributed.merge import merge_run_dirs
+from generator.distributed.tail import EventTail, replay, replay_store
+from generator.errors import InvalidInput, TargetUnreachable
+from generator.metrics.store import MetricsStore
+from generator.metrics.thresholds import Threshold, evaluate
+from generator.report.summary import live_figures
+from generator.report.terminal import render_progress
+from generator.runner import RunOutcome
+from generator.scenario import Scenario
+from mocks.errors import ConfigError
+
+TICK_S = 1.0
+STOP_GRACE_S = 60.0  # after SIGINT, how long a child may take to write its results
+
+
+def call_handler(args: argparse.Namespace) -> int:
+    """Runs a command handler the way bench/cli.py does: exceptions become exit codes."""
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return exitcodes.INTERRUPTED
+    except (UsageError, InvalidInput, ConfigError) as exc:
+        print(f"callbench: error: {exc}", file=sys.stderr)
+        return exitcodes.INVALID_INPUT
+    except (StackError, TargetUnreachable) as exc:
+        print(f"callbench: error: {exc}", file=sys.stderr)
+        return exitcodes.INFRASTRUCTURE
+    except BenchError as exc:
+        print(f"callbench: error: {exc}", file=sys.stderr)
+        return exitcodes.FAILED
+
+
+def child_main(args: argparse.Namespace, run_dir: Path) -> None:
+    """A worker process's entry point (spawned; must stay importable and picklable)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        (run_dir / "stdout.txt").open("w", encoding="utf-8") as out,
+        (run_dir / "stderr.txt").open("w", encoding="utf-8") as err,
+    ):
+        sys.stdout, sys.stderr = out, err
+        code = call_handler(args)
+        out.flush()
+        err.flush()
+    sys.exit(code)
+
+
+class Supervisor:
+    """Watches N running children: live merged store, thresholds, stop signals."""
+
+    def __init__(
+        self,
+        procs: list[BaseProcess],
+        dirs: list[Path],
+        thresholds: list[Threshold],
+        progress: TextIO | None,
+    ) -> None:
+        self.procs = procs
+        self.tails = [EventTail(d / "events.jsonl") for d in dirs]
+        self.watched = [t for t in thresholds if t.abort_on_fail]
+        self.progress = progress
+        self.store: MetricsStore = replay_store()
+        self.status: str | None = None  # set when the parent stopped the children
+        self.stopped = False
+
+    def stop_children(self) -> None:
+        self.stopped = True
+        for proc in self.procs:
+            if proc.is_alive() and proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGINT)
+
+    def poll(self) -> None:
+        for index, tail in enumerate(self.tails):
+            for event in tail.read_new():
+                replay(self.store, event, str(index))
+        if not self.stopped:
+            self._check_abort()
+            self._check_failed_children()
+        if self.progress is not None:
+            vus = int(self.store.gauge("vus")[0])
+            line = render_progress(live_figures(self.store, vus))
+            self.progress.write("\r" + line + "\x1b[K")
+            self.progress.flush()
+
+    def _check_abort(self) -> None:
+        elapsed = self.store.elapsed()
+        watched = [t for t in self.watched if elapsed >= t.delay_abort_eval_s]
+        for result in evaluate(self.store, watched):
+            if result.value is not None and not result.ok:
+                print(f"\ncallbench: threshold {result.expr} failed; aborting", file=sys.stderr)
+                self.status = "aborted"
+                self.stop_children()
+                return
+
+    def _check_failed_children(self) -> None:
+        # A child that could not start (bad input, target unreachable) dooms the run.
+        for proc in self.procs:
+            if proc.exitcode in (exitcodes.INVALID_INPUT, exitcodes.INFRASTRUCTURE):
+                self.stop_children()
+                return
+
+    def run(self) -> None:
+        deadline: float | None = None
+        while any(p.is_alive() for p in self.procs):
+            try:
+                wait([p.sentinel for p in self.procs if p.is_alive()], timeout=TICK_S)
+                self.poll()
+            except KeyboardInterrupt:
+                self.status = "interrupted"
+                self.stop_children()
+            if self.stopped and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE_S
+            if deadline is not None and time.monotonic() > deadline:
+                for proc in self.procs:
+                    if proc.is_alive():
+                        proc.kill()
+        for proc in self.procs:
+            proc.join()
+        self.poll()
+        if self.progress is not None:
+            self.progress.write("\n")
+
+
+def last_error(run_dir: Path) -> str:
+    try:
+        lines = (run_dir / "stderr.txt").read_text(encoding="utf-8").strip().splitlines()
+    except OSError:
+        return "no error output"
+    return lines[-1].removeprefix("callbench: error: ") if lines else "no error output"
+
+
+def run_workers(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    out_dir: Path,
+    count: int,
+    progress: TextIO | None = None,
+) -> RunOutcome:
+    """Runs ``args``' command in ``count`` worker processes and merges them into ``out_dir``."""
+    context = multiprocessing.get_context("spawn")
+    dirs = [out_dir / "workers" / str(i) for i in range(count)]
+    procs: list[BaseProcess] = []
+    for index, run_dir in enumerate(dirs):
+        child = copy.copy(args)
+        child.worker_slice, child.workers, child.shard = f"{index}/{count}", 1, None
+        child.out, child.json = run_dir, False
+        proc = context.Process(
+            target=child_main, args=(child, run_dir), name=f"callbench-worker-{index}"
+        )
+        proc.start()
+        procs.append(proc)
+    supervisor = Supervisor(procs, dirs, scenario.parsed_thresholds(), progress)
+    supervisor.run()
+    codes = [p.exitcode for p in procs]
+    for code, run_dir in zip(codes, dirs, strict=True):
+        if code == exitcodes.INVALID_INPUT:
+            raise UsageError(f"worker {run_dir.name}: {last_error(run_dir)}")
+        if code == exitcodes.INFRASTRUCTURE:
+            raise TargetUnreachable(f"worker {run_dir.name}: {last_error(run_dir)}")
+    ran = [d for d in dirs if (d / "run.json").is_file() and (d / "events.jsonl").is_file()]
+    if not ran:
+        raise StackError(
+            "workers", f"none wrote results (exit codes {codes}); see {out_dir}/workers"
+        )
+    status = supervisor.status
+    if status is None and any(c not in (0, 1, exitcodes.INTERRUPTED) for c in codes):
+        print(f"callbench: a worker died (exit codes {codes})", file=sys.stderr)
+        status = "interrupted"
+    return merge_run_dirs(ran, out_dir, scenario=scenario, status=status,
+                          extra_meta={"workers": count})  # fmt: skip
