@@ -27,6 +27,7 @@ from generator.distributed.merge import mark_slice
 from generator.distributed.split import parallelism, parse_slice, split_scenario
 from generator.distributed.workers import run_workers
 from generator.launch import print_outcome
+from generator.monitor.cli import ambient_monitor_active
 from generator.runner import Runner, progress_stream
 from generator.scenario import Scenario
 from generator.workloads.base import Workload
@@ -116,9 +117,16 @@ def run_distributed(
             )
             return exitcodes.PASSED
         return code
-    count = resolve_workers(getattr(args, "workers", None), scenario)
+    requested = getattr(args, "workers", None)
+    if requested is None and ambient_monitor_active():
+        # The monitor runs in one process only, and a target under watch here is the local
+        # bench, which shares these cores: one generator process measures it best.
+        requested = 1
+    count = resolve_workers(requested, scenario)
     if count <= 1:
         return run_local(scenario, out_dir)
+    if ambient_monitor_active():
+        print("callbench: the target monitor does not run with --workers > 1", file=sys.stderr)
     outcome = run_workers(args, scenario, out_dir, count, progress_stream())
     print_outcome(outcome, as_json)
     return outcome.exit_code

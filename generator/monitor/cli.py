@@ -142,3 +142,8 @@ def monitoring(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Iterato
 def ambient_monitor() -> Monitor | None:
     """A new Monitor for the innermost `monitoring` block, or None outside one."""
     return Monitor(_ambient[-1]) if _ambient else None
+
+
+def ambient_monitor_active() -> bool:
+    """Whether runs started now would be monitored (inside a `monitoring` block that watches)."""
+    return bool(_ambient)
