@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import exitcodes
-from bench.errors import UsageError
+from bench.stack.compose import ComposeStack
 from bench.stack.local import LocalStack
 from bench.stack.overrides import parse_pairs
 from bench.stack.state import StackState
@@ -60,12 +60,24 @@ def _progress(line: str) -> None:
     print(f"callbench: {line}", file=sys.stderr, flush=True)
 
 
+def _recorded(state_dir: Path) -> LocalStack | ComposeStack:
+    """The runtime that brought up the recorded stack: only it knows how to stop its parts
+    (signalling a container's PID from the host would be wrong)."""
+    state = StackState.load(state_dir)
+    if state is not None and state.runtime == "compose":
+        return ComposeStack(state_dir, echo=_progress)
+    return LocalStack(state_dir, echo=_progress)
+
+
 def run_up(args: argparse.Namespace) -> int:
+    overrides = parse_pairs(args.overrides)
+    stack: LocalStack | ComposeStack
     if args.runtime == "compose":
-        raise UsageError("--runtime compose is not available yet; use --runtime local")
-    stack = LocalStack(
-        args.state_dir, parse_pairs(args.overrides), timeout=args.timeout, echo=_progress
-    )
+        # Its timeout covers image builds too.
+        timeout = max(args.timeout, 600.0)
+        stack = ComposeStack(args.state_dir, overrides, timeout=timeout, echo=_progress)
+    else:
+        stack = LocalStack(args.state_dir, overrides, timeout=args.timeout, echo=_progress)
     state = stack.up()
     if args.json:
         print(state.model_dump_json(indent=2))
@@ -90,7 +102,7 @@ def run_status(args: argparse.Namespace) -> int:
         else:
             print(f"no stack (no {Path(args.state_dir) / 'stack.json'}); run `callbench up`")
         return exitcodes.INFRASTRUCTURE
-    results = LocalStack(args.state_dir).status()
+    results = _recorded(args.state_dir).status()
     healthy = all(r.healthy for r in results)
     if args.json:
         print(
@@ -104,7 +116,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    if LocalStack(args.state_dir, echo=_progress).down():
+    if _recorded(args.state_dir).down():
         print("stack stopped")
     else:
         print(f"no stack to stop (no {Path(args.state_dir) / 'stack.json'})")

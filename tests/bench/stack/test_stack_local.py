@@ -64,9 +64,16 @@ def test_cli_bad_set_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "`x` is not KEY=VALUE" in err
 
 
-def test_cli_compose_not_available(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["up", "--runtime", "compose", "--state-dir", str(tmp_path)]) == 2
-    assert "not available yet" in capsys.readouterr().err
+def test_cli_compose_without_engine_exits_3_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine socket that cannot exist: the check must fail fast, in one line, with no state.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert main(["up", "--runtime", "compose", "--state-dir", str(tmp_path / "s")]) == 3
+    err = capsys.readouterr().err
+    assert "no Docker engine answers" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "s" / "stack.json").exists()
 
 
 def test_down_without_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

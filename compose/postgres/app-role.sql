@@ -1,0 +1,2 @@
+CREATE ROLE callbench LOGIN NOSUPERUSER PASSWORD 'callbench';
+CREATE DATABASE callbench OWNER callbench;
