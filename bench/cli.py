@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bench.commands.webhooks",
     "bench.commands.connections",
     "bench.commands.mock",
+    "bench.commands.drill",
     "bench.commands.merge",
 )
 

@@ -1,0 +1,153 @@
+"""`callbench drills`, `callbench drill NAME [--fix]` and `callbench rehearse [--quick]`: the
+failure drills of bench/drills/*.yaml, one at a time or all with their fixes.
+
+Each run brings up its own stack in a private state dir under its run dir (never the user's
+`.callbench`), so a drill can run beside `callbench up`. Exit codes: 0 every expectation met,
+1 an observed zone or set of findings differs from the expectation, 2 bad drill name or file,
+3 the stack did not start, 130 interrupted (the stack is torn down first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import exitcodes
+from bench.drilling.model import Drill, find_drill, load_all
+from bench.drilling.runner import DrillResult, run_drill
+from bench.drilling.table import list_drills, render_result, render_table
+from bench.errors import UsageError
+from generator.runner import progress_stream
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "drills", help="list the failure drills and what each teaches", description=__doc__
+    )
+    p.set_defaults(handler=handle_list)
+
+    p = subparsers.add_parser(
+        "drill", help="run one failure drill (or its fix)", description=__doc__
+    )
+    p.add_argument("name", help="drill name (see `callbench drills`)")
+    p.add_argument("--fix", action="store_true", help="run the drill with its fix applied")
+    p.add_argument("--quick", action="store_true", help="the drill's smaller CI load")
+    p.add_argument("--runtime", choices=("local", "compose"), default="local")
+    p.add_argument("--out", type=Path, help="run directory (default runs/drill-NAME-<time>)")
+    p.add_argument("--json", action="store_true", help="expected vs observed as JSON on stdout")
+    p.set_defaults(handler=handle_drill)
+
+    p = subparsers.add_parser(
+        "rehearse", help="run every drill and its fix, print a verdict table", description=__doc__
+    )
+    p.add_argument("--quick", action="store_true", help="smaller loads, fit for CI")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="rehearse only these drills")
+    p.add_argument("--runtime", choices=("local", "compose"), default="local")
+    p.add_argument("--out", type=Path, help="directory (default runs/rehearse-<time>)")
+    p.add_argument("--json", action="store_true", help="the results as JSON on stdout")
+    p.set_defaults(handler=handle_rehearse)
+
+
+def _stamp() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _echo(message: str) -> None:
+    print(f"callbench: {message}", file=sys.stderr)
+
+
+def _check_runtime(runtime: str) -> None:
+    if runtime != "local":
+        raise UsageError("drills run on the local runtime only for now (--runtime local)")
+
+
+def _write_comparison(name: str, broken: DrillResult, fixed: DrillResult, out: Path) -> None:
+    try:
+        from generator.report.html import render_comparison_html
+
+        page = render_comparison_html(
+            broken.run_dir, fixed.run_dir, f"drill {name}: before and after the fix", out
+        )
+        (out / "comparison.html").write_text(page, encoding="utf-8")
+    except Exception as exc:  # as above: the table is the verdict
+        _echo(f"comparison.html not written: {exc}")
+
+
+def handle_list(args: argparse.Namespace) -> int:
+    print(list_drills(load_all()))
+    return exitcodes.PASSED
+
+
+def _run(drill: Drill, out: Path, *, fix: bool, quick: bool) -> DrillResult:
+    which = "its fix" if fix else "the drill"
+    _echo(f"{drill.name}: running {which} into {out}")
+    # The generator's Runner writes report.html into the run dir itself.
+    return run_drill(drill, out, fix=fix, quick=quick, progress=progress_stream(), echo=_echo)
+
+
+def handle_drill(args: argparse.Namespace) -> int:
+    _check_runtime(args.runtime)
+    drill = find_drill(args.name)
+    suffix = "-fix" if args.fix else ""
+    out = args.out or Path("runs") / f"drill-{drill.name}{suffix}-{_stamp()}"
+    result = _run(drill, out, fix=args.fix, quick=args.quick)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(render_result(drill, result))
+    if result.interrupted:
+        return exitcodes.INTERRUPTED
+    return exitcodes.PASSED if result.matched else exitcodes.FAILED
+
+
+def rehearse(
+    drills: list[Drill],
+    out: Path,
+    *,
+    quick: bool,
+    run: Callable[..., DrillResult] = _run,
+) -> tuple[list[DrillResult], bool]:
+    """Every drill, then its fix; stops early (second value True) when interrupted."""
+    results: list[DrillResult] = []
+    for drill in drills:
+        broken = run(drill, out / drill.name / "drill", fix=False, quick=quick)
+        results.append(broken)
+        print(render_result(drill, broken), file=sys.stderr)
+        if broken.interrupted:
+            return results, True
+        fixed = run(drill, out / drill.name / "fix", fix=True, quick=quick)
+        results.append(fixed)
+        print(render_result(drill, fixed), file=sys.stderr)
+        if fixed.interrupted:
+            return results, True
+        _write_comparison(drill.name, broken, fixed, out / drill.name)
+    return results, False
+
+
+def handle_rehearse(args: argparse.Namespace) -> int:
+    _check_runtime(args.runtime)
+    drills = load_all()
+    if args.only:
+        known = {d.name for d in drills}
+        unknown = [n for n in args.only if n not in known]
+        if unknown:
+            raise UsageError(f"unknown drills {unknown}; known: {', '.join(sorted(known))}")
+        drills = [d for d in drills if d.name in args.only]
+    out = args.out or Path("runs") / f"rehearse-{_stamp()}"
+    results, interrupted = rehearse(drills, out, quick=args.quick)
+    out.mkdir(parents=True, exist_ok=True)
+    document = {"quick": args.quick, "results": [r.to_json() for r in results]}
+    (out / "rehearse.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print(render_table(results))
+        print(f"results in {out}", file=sys.stderr)
+    if interrupted:
+        return exitcodes.INTERRUPTED
+    return exitcodes.PASSED if all(r.matched for r in results) else exitcodes.FAILED

@@ -1,0 +1,53 @@
+"""The drills' seam with the generator's monitor and diagnosis (generator/monitor,
+generator/diagnosis): the monitor a drill run points at its stack, and the zone and findings
+read back from the run's summary.json. Kept in one place so the drills depend on those
+packages through three small functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.stack.state import StackState
+from generator.monitor.config import from_stack
+from generator.monitor.monitor import Monitor
+
+
+class DrillMonitor(Monitor):
+    """The monitor with one full interval between the last baseline sample and the first load
+    sample. Without it the first load sample comes milliseconds after the last baseline one, and
+    psutil's CPU percent over such a sliver reads 100-160 % (one 10 ms clock tick over a few ms):
+    a phantom CPU peak that turned healthy drills red (reported to the monitor's owner)."""
+
+    async def baseline(self) -> None:
+        await super().baseline()
+        await self._sleep(self.config.interval_s)
+
+
+def make_monitor(state: StackState, out_dir: Path, *, cooldown_s: float) -> Monitor:
+    """A monitor on the stack's backend, upstream, Postgres and backend process. ``out_dir`` is
+    where the runner writes monitor.jsonl."""
+    del out_dir  # the runner opens RUN_DIR/monitor.jsonl itself
+    config = from_stack(state, cooldown_s=cooldown_s, baseline_samples=2)
+    return DrillMonitor(config)
+
+
+def runner_kwargs(monitor: Monitor) -> dict[str, Any]:
+    return {"monitor": monitor}
+
+
+def observed(summary: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """The run's zone and the names of the rules that fired (sorted, each once)."""
+    zone = summary.get("zone")
+    if zone is None and isinstance(summary.get("verdict"), dict):
+        zone = summary["verdict"].get("zone")
+    rules = {
+        str(item.get("rule"))
+        for item in summary.get("findings") or []
+        if isinstance(item, dict) and item.get("rule")
+    }
+    return (str(zone) if zone is not None else None), tuple(sorted(rules))
+
+
+def findings_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [item for item in summary.get("findings") or [] if isinstance(item, dict)]

@@ -1,0 +1,120 @@
+"""What the drill commands print: the list of drills, one run's verdict with its findings and the
+runbook's next step, and the rehearsal table (drill, expected, observed, match). Text only; the
+numbers come from DrillResult and the run's summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.drilling.diagnosis import findings_of
+from bench.drilling.model import Drill, Expectation, runbooks_dir
+from bench.drilling.runner import DrillResult
+
+
+def list_drills(drills: Sequence[Drill]) -> str:
+    width = max((len(d.name) for d in drills), default=0)
+    lines = [f"{d.name:<{width}}  {d.teaches}" for d in drills]
+    lines.append("")
+    lines.append("run one: callbench drill NAME [--fix]; all, with their fixes: callbench rehearse")
+    return "\n".join(lines)
+
+
+def describe(expectation: Expectation) -> str:
+    findings = ", ".join(expectation.findings) or "no finding"
+    return f"{expectation.zone}: {findings}"
+
+
+def observed_text(result: DrillResult) -> str:
+    findings = ", ".join(result.findings) or "no finding"
+    return f"{result.zone or '?'}: {findings}"
+
+
+def next_step(rule: str, directory: Path | None = None) -> str | None:
+    """The first paragraph under the runbook's ``## Next step`` heading."""
+    path = (directory or runbooks_dir()) / f"{rule}.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    lines: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            if inside:
+                break
+            inside = line[3:].strip().lower() == "next step"
+            continue
+        if inside:
+            if not line.strip() and lines:
+                break
+            if line.strip():
+                lines.append(line.strip())
+    return " ".join(lines) or None
+
+
+def _finding_lines(finding: dict[str, object]) -> list[str]:
+    rule = str(finding.get("rule"))
+    text = finding.get("title") or finding.get("summary") or ""
+    severity = finding.get("severity")
+    head = (
+        f"  finding {rule}" + (f" ({severity})" if severity else "") + (f": {text}" if text else "")
+    )
+    evidence = finding.get("evidence")
+    items = [str(e) for e in evidence] if isinstance(evidence, list) else []
+    return [head, *(f"    - {item}" for item in items)]
+
+
+def _verdict_lines(summary: dict[str, object]) -> list[str]:
+    """The readiness line and every row of the verdict that is not green, with its reason."""
+    lines = []
+    if summary.get("readiness"):
+        lines.append(f"  readiness: {summary['readiness']}")
+    verdict = summary.get("verdict")
+    for row in verdict if isinstance(verdict, list) else []:
+        if isinstance(row, dict) and row.get("zone") in ("yellow", "red"):
+            lines.append(f"  {row.get('label')}: {row.get('zone')} - {row.get('reason')}")
+    return lines
+
+
+def render_result(drill: Drill, result: DrillResult) -> str:
+    """One run: verdict, each finding, the runbook's next step, and the expectation check."""
+    which = "fix" if result.fix else "drill"
+    lines = [f"{which} {drill.name}: zone {result.zone or '?'}"]
+    lines += _verdict_lines(result.summary)
+    found = findings_of(result.summary)
+    lines += [line for f in found for line in _finding_lines(f)] or ["  no finding"]
+    rule = drill.runbook if not result.fix else None
+    rules = [str(f.get("rule")) for f in found]
+    for name in rules or ([rule] if rule else []):
+        step = next_step(name)
+        if step:
+            lines.append(f"  next step ({name}): {step}")
+            lines.append(f"    runbook: {runbooks_dir() / (name + '.md')}")
+    if result.fix:
+        lines.append(f"  the fix: {drill.fix.summary}")
+    else:
+        lines.append(
+            f"  the fix: {drill.fix.summary} (check it: callbench drill {drill.name} --fix)"
+        )
+    mark = "MATCH" if result.matched else "MISMATCH"
+    lines.append(
+        f"  expected {describe(result.expected)} / observed {observed_text(result)}: {mark}"
+    )
+    lines += [f"  problem: {p}" for p in result.problems]
+    lines.append(f"  run dir: {result.run_dir}")
+    return "\n".join(lines)
+
+
+def render_table(results: Sequence[DrillResult]) -> str:
+    rows = [("drill", "expected", "observed", "match")]
+    for r in results:
+        name = r.drill + (" --fix" if r.fix else "")
+        rows.append((name, describe(r.expected), observed_text(r), "yes" if r.matched else "NO"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    failed = sum(1 for r in results if not r.matched)
+    out.append("")
+    out.append(f"{len(results) - failed}/{len(results)} matched")
+    return "\n".join(out)

@@ -1,0 +1,122 @@
+"""The drill commands without a stack: listing, bad names, the rehearsal loop and its table
+(the runs themselves are replaced by recorded results), and the runbook's next step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import exitcodes
+from bench.cli import main
+from bench.commands.drill import rehearse
+from bench.drilling.model import Drill, Expectation, find_drill, load_all
+from bench.drilling.runner import DrillResult
+from bench.drilling.table import next_step, render_result, render_table
+
+
+def _result(
+    drill: Drill, *, fix: bool, zone: str, findings: tuple[str, ...], code: int = 0
+) -> DrillResult:
+    return DrillResult(
+        drill=drill.name,
+        fix=fix,
+        expected=drill.expectation(fix),
+        zone=zone,
+        findings=findings,
+        run_dir=Path("/tmp/nowhere"),
+        exit_code=code,
+        summary={
+            "zone": zone,
+            "findings": [{"rule": f, "title": f"{f} seen", "evidence": ["grew"]} for f in findings],
+        },
+    )
+
+
+def test_drills_lists_every_drill_with_what_it_teaches(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drills"]) == exitcodes.PASSED
+    out = capsys.readouterr().out
+    for drill in load_all():
+        assert drill.name in out
+        assert drill.teaches[:40] in out
+
+
+def test_an_unknown_drill_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "no-such-drill"]) == exitcodes.INVALID_INPUT
+    assert "known:" in capsys.readouterr().err
+    assert main(["rehearse", "--only", "nope"]) == exitcodes.INVALID_INPUT
+    assert main(["drill", "baseline", "--runtime", "compose"]) == exitcodes.INVALID_INPUT
+
+
+def test_matching_needs_the_zone_and_exactly_the_expected_findings() -> None:
+    drill = find_drill("pool-exhaustion")
+    assert _result(drill, fix=False, zone="red", findings=("db_pool_exhausted",)).matched
+    extra = ("db_pool_exhausted", "db_pool_starvation")
+    assert not _result(drill, fix=False, zone="red", findings=extra).matched
+    assert not _result(drill, fix=False, zone="yellow", findings=("db_pool_exhausted",)).matched
+    assert _result(drill, fix=True, zone="green", findings=()).matched
+    assert not _result(drill, fix=True, zone="green", findings=("memory_leak",)).matched
+
+
+def test_rehearse_runs_each_drill_then_its_fix_and_stops_when_interrupted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drills = [find_drill("baseline"), find_drill("pool-exhaustion")]
+    calls: list[tuple[str, bool, Path]] = []
+
+    def fake(drill: Drill, out: Path, *, fix: bool, quick: bool) -> DrillResult:
+        calls.append((drill.name, fix, out))
+        expected = drill.expectation(fix)
+        return _result(drill, fix=fix, zone=expected.zone, findings=expected.findings)
+
+    results, interrupted = rehearse(drills, tmp_path, quick=True, run=fake)
+    assert not interrupted
+    assert [(n, f) for n, f, _ in calls] == [
+        ("baseline", False),
+        ("baseline", True),
+        ("pool-exhaustion", False),
+        ("pool-exhaustion", True),
+    ]
+    assert calls[1][2] == tmp_path / "baseline" / "fix"
+    assert all(r.matched for r in results)
+    table = render_table(results)
+    assert "pool-exhaustion --fix" in table
+    assert "4/4 matched" in table
+
+    def interrupted_run(drill: Drill, out: Path, *, fix: bool, quick: bool) -> DrillResult:
+        return _result(drill, fix=fix, zone="green", findings=(), code=exitcodes.INTERRUPTED)
+
+    results, interrupted = rehearse(drills, tmp_path, quick=True, run=interrupted_run)
+    assert interrupted
+    assert len(results) == 1
+
+
+def test_a_mismatch_shows_in_the_table_and_the_result() -> None:
+    drill = find_drill("pool-exhaustion")
+    wrong = _result(drill, fix=False, zone="red", findings=("memory_leak",))
+    table = render_table([wrong])
+    assert "NO" in table
+    assert "0/1 matched" in table
+    text = render_result(drill, wrong)
+    assert "MISMATCH" in text
+    assert "finding memory_leak: memory_leak seen" in text
+    assert "    - grew" in text
+    assert "callbench drill pool-exhaustion --fix" in text
+
+
+def test_every_runbook_has_a_next_step() -> None:
+    names = {f for d in load_all() for f in (*d.expect.findings, d.runbook) if f}
+    for name in names:
+        step = next_step(name)
+        assert step, name
+        assert step != "TBD", name
+
+
+def test_result_json_round_trip(tmp_path: Path) -> None:
+    drill = find_drill("baseline")
+    result = _result(drill, fix=False, zone="green", findings=())
+    data: dict[str, Any] = result.to_json()
+    assert data["matched"] is True
+    assert data["expected"] == {"zone": "green", "findings": []}
+    assert Expectation(**data["observed"]) == Expectation(zone="green")
