@@ -2,8 +2,9 @@
 
 Integers (VUs, iterations, VU caps, stage targets) are divided with the remainder going to the
 first slices, so the slices add up to the original exactly: 10 VUs over 3 slices are 4, 3, 3.
-Rates are divided as floats (ramping-arrival-rate's whole-number stage targets stay, its
-timeUnit grows N-fold). A slice whose share of a workload is nothing (1 VU over 2 slices)
+Arrival-rate models are not divided at all: each slice walks the whole schedule and starts
+every N-th arrival (numbered as in the whole run), so the slices' arrivals are exactly the
+single-process schedule. A slice whose share of a workload is nothing (1 VU over 2 slices)
 drops that workload; a slice left with no workload at all is None.
 
 Exact where the model allows it: constant-vus, shared-iterations and the two arrival-rate
@@ -79,12 +80,10 @@ def split_load(load: LoadConfig, index: int, count: int) -> LoadConfig | None:
             stage["target"] = share(int(stage["target"]), index, count)
         if data["startVUs"] == 0 and all(s["target"] == 0 for s in data["stages"]):
             return None
-    elif kind == "constant-arrival-rate":
-        data["rate"] = float(data["rate"]) / count
-        _vu_caps(data, index, count)
-    elif kind == "ramping-arrival-rate":
-        # Stage targets are whole iterations per timeUnit: a longer unit divides the rate.
-        data["timeUnit"] = float(data["timeUnit"]) * count
+    elif kind in ("constant-arrival-rate", "ramping-arrival-rate"):
+        # Every slice walks the whole schedule and takes every count-th arrival: exact, where
+        # dividing the rate would round arrivals up in each slice.
+        data["slice"] = [index, count]
         _vu_caps(data, index, count)
     else:  # a model added later without a rule here must not be run N times over
         raise InvalidInput("--workers/--shard", [f"cannot split executor {kind!r}"])

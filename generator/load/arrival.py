@@ -34,23 +34,42 @@ def ramp_offsets(start_rate: float, segments: Sequence[tuple[float, float]]) -> 
         done, t0, r0 = done + area, t0 + duration, r1
 
 
+def slice_arrivals(
+    offsets: Iterable[float], part: Sequence[int] | None
+) -> Iterator[tuple[int, float]]:
+    """(number in the whole run, offset) of the arrivals slice ``part`` = (i, n) starts: every
+    n-th of the whole schedule, so n slices together make exactly that schedule."""
+    index, count = (part[0], part[1]) if part else (0, 1)
+    for number, offset in enumerate(offsets):
+        if number % count == index:
+            yield number, offset
+
+
 async def run_open(
-    run: LoadRun, offsets: Iterable[float], pre_allocated: int, max_vus: int, grace_s: float
+    run: LoadRun,
+    offsets: Iterable[float],
+    pre_allocated: int,
+    max_vus: int,
+    grace_s: float,
+    part: Sequence[int] | None = None,
 ) -> None:
+    """Starts an iteration at each offset. With ``part`` = (i, n) this process is slice i of n
+    and takes every n-th arrival of the whole schedule, numbered as in the whole run, so n
+    slices together make exactly the schedule one process would (no rounding of rates)."""
     start = run.now()
     idle = list(range(pre_allocated - 1, -1, -1))
     allocated = pre_allocated
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(vu: int, intended: float) -> None:
+    async def one(vu: int, intended: float, number: int) -> None:
         run.vus += 1
         try:
-            await run.iterate(vu, intended)
+            await run.iterate(vu, intended, number)
         finally:
             run.vus -= 1
             idle.append(vu)
 
-    for offset in offsets:
+    for number, offset in slice_arrivals(offsets, part):
         intended = start + offset
         if await run.sleep_until(intended):
             break
@@ -61,7 +80,7 @@ async def run_open(
         else:
             run.dropped(intended)
             continue
-        task = asyncio.create_task(one(vu, intended))
+        task = asyncio.create_task(one(vu, intended, number))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await run.drain(set(tasks), grace_s)

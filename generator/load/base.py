@@ -47,10 +47,12 @@ class LoadRun:
     def now(self) -> float:
         return self.timeline.clock()
 
-    async def iterate(self, vu: int, intended_start: float) -> None:
-        iteration = self.started
+    async def iterate(self, vu: int, intended_start: float, iteration: int | None = None) -> None:
+        """Runs one iteration; ``iteration`` is its number in the whole run when the model knows
+        it (a slice of an open model does), else the count of iterations started here."""
+        number = self.started if iteration is None else iteration
         self.started += 1
-        await self.body(vu, iteration, intended_start)
+        await self.body(vu, number, intended_start)
 
     def dropped(self, at: float) -> None:
         self.store.add_counter("dropped_iterations", 1, {"workload": self.workload}, at=at)

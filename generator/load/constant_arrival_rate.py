@@ -20,6 +20,8 @@ class ConstantArrivalRate(ModelConfig):
     duration: float
     preAllocatedVUs: int = Field(ge=1)
     maxVUs: int | None = Field(default=None, ge=1)
+    # Set by --workers/--shard: this process runs arrivals i, i+n, i+2n, ... of the schedule.
+    slice: tuple[int, int] | None = None
 
     @field_validator("timeUnit", "duration", mode="before")
     @classmethod
@@ -48,4 +50,6 @@ class ConstantArrivalRate(ModelConfig):
         return ramp_offsets(per_s, [(self.duration, per_s)])
 
     async def execute(self, run: LoadRun) -> None:
-        await run_open(run, self.offsets(), self.preAllocatedVUs, self.max_vus, self.gracefulStop)
+        await run_open(
+            run, self.offsets(), self.preAllocatedVUs, self.max_vus, self.gracefulStop, self.slice
+        )

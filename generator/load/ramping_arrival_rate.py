@@ -21,6 +21,8 @@ class RampingArrivalRate(ModelConfig):
     stages: tuple[Stage, ...] = Field(min_length=1)
     preAllocatedVUs: int = Field(ge=1)
     maxVUs: int | None = Field(default=None, ge=1)
+    # Set by --workers/--shard: this process runs arrivals i, i+n, i+2n, ... of the schedule.
+    slice: tuple[int, int] | None = None
 
     @field_validator("timeUnit", mode="before")
     @classmethod
@@ -50,4 +52,6 @@ class RampingArrivalRate(ModelConfig):
         return ramp_offsets(self.startRate / unit, segments)
 
     async def execute(self, run: LoadRun) -> None:
-        await run_open(run, self.offsets(), self.preAllocatedVUs, self.max_vus, self.gracefulStop)
+        await run_open(
+            run, self.offsets(), self.preAllocatedVUs, self.max_vus, self.gracefulStop, self.slice
+        )

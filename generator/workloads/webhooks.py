@@ -113,7 +113,6 @@ class WebhookWorkload:
         self._clock = clock
         self._store = store
         self._zeroed = False
-        self._sent = 0
         self._session: aiohttp.ClientSession | None = None
 
     async def setup(self) -> None:
@@ -131,7 +130,7 @@ class WebhookWorkload:
 
     async def iteration(self, ctx: IterationContext) -> None:
         self._zero(ctx.store)
-        i, self._sent = self._sent, self._sent + 1
+        i = ctx.iteration  # numbered across the whole run, also when --workers splits it
         uid = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
         fields = render(self._pairs, i, uid)
         headers = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -12,6 +12,7 @@ from generator.distributed.split import (
     split_scenario,
 )
 from generator.errors import InvalidInput
+from generator.load.arrival import slice_arrivals
 from generator.load.config import parse_load
 from generator.load.constant_arrival_rate import ConstantArrivalRate
 from generator.load.constant_vus import ConstantVUs
@@ -60,8 +61,15 @@ def test_ramping_vus_targets_add_up_at_every_stage() -> None:
 def test_arrival_rates_split_exactly() -> None:
     load = ConstantArrivalRate(rate=30, duration=10, preAllocatedVUs=5, maxVUs=9)
     parts = [p for p in (split_load(load, i, 2) for i in range(2)) if p is not None]
-    assert isinstance(parts[0], ConstantArrivalRate)
-    assert sum(p.rate / p.timeUnit for p in parts if isinstance(p, ConstantArrivalRate)) == 30
+    assert all(isinstance(p, ConstantArrivalRate) for p in parts)
+    taken = sorted(
+        arrival
+        for p in parts
+        if isinstance(p, ConstantArrivalRate)
+        for arrival in slice_arrivals(p.offsets(), p.slice)
+    )
+    assert taken == list(enumerate(load.offsets()))  # the whole schedule, each arrival once
+    assert len(taken) == 300
     assert sum(p.max_vus for p in parts) == 9
     ramp = parse_load(
         {
@@ -74,8 +82,14 @@ def test_arrival_rates_split_exactly() -> None:
     halves = [split_load(ramp, i, 2) for i in range(2)]
     assert all(isinstance(h, RampingArrivalRate) for h in halves)
     assert isinstance(ramp, RampingArrivalRate)
-    whole = len(list(ramp.offsets()))
-    assert sum(len(list(h.offsets())) for h in halves if isinstance(h, RampingArrivalRate)) == whole
+    whole = list(enumerate(ramp.offsets()))
+    taken = sorted(
+        arrival
+        for h in halves
+        if isinstance(h, RampingArrivalRate)
+        for arrival in slice_arrivals(h.offsets(), h.slice)
+    )
+    assert taken == whole
 
 
 def test_scenario_slices_get_distinct_stable_seeds() -> None:
