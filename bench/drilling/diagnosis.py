@@ -13,23 +13,12 @@ from generator.monitor.config import from_stack
 from generator.monitor.monitor import Monitor
 
 
-class DrillMonitor(Monitor):
-    """The monitor with one full interval between the last baseline sample and the first load
-    sample. Without it the first load sample comes milliseconds after the last baseline one, and
-    psutil's CPU percent over such a sliver reads 100-160 % (one 10 ms clock tick over a few ms):
-    a phantom CPU peak that turned healthy drills red (reported to the monitor's owner)."""
-
-    async def baseline(self) -> None:
-        await super().baseline()
-        await self._sleep(self.config.interval_s)
-
-
 def make_monitor(state: StackState, out_dir: Path, *, cooldown_s: float) -> Monitor:
     """A monitor on the stack's backend, upstream, Postgres and backend process. ``out_dir`` is
     where the runner writes monitor.jsonl."""
     del out_dir  # the runner opens RUN_DIR/monitor.jsonl itself
     config = from_stack(state, cooldown_s=cooldown_s, baseline_samples=2)
-    return DrillMonitor(config)
+    return Monitor(config)
 
 
 def runner_kwargs(monitor: Monitor) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The monitor's command-line flags, shared by `callbench calls`, `run` (and the traffic
 commands): explicit sources for a real deployment, or the bench's stack from
-`.callbench/stack.json` — the default when that file exists and no source is named.
+`.callbench/stack.json` — the default when that file exists and no source is named. The same
+block decides whether runs serve their own /metrics (`--metrics-port`; on by itself when the
+watched stack's Prometheus reads a generator targets file).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bench.errors import UsageError
 from bench.stack.state import StackState
 from generator.errors import InvalidInput
 from generator.load.durations import parse_duration
+from generator.metrics.exporter import ExportSettings
 from generator.monitor.config import MonitorConfig, load_stack_config, monitor_config
 from generator.monitor.monitor import Monitor
 
@@ -51,6 +54,16 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
         "--cooldown", help="how long to watch recovery after load (default 60s; ends early)"
     )
     group.add_argument("--no-monitor", action="store_true", help="do not watch the target")
+    export = parser.add_argument_group("generator metrics", "the run's own Prometheus /metrics")
+    export.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve the call metrics at /metrics on this port while the run goes (0: off; "
+        "default: a free port when watching the bench's stack with Prometheus, else off)",
+    )
+    export.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address to serve /metrics on (127.0.0.1)"
+    )
 
 
 def _settings(args: argparse.Namespace) -> dict[str, object]:
@@ -118,6 +131,7 @@ def monitor_from_args(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> 
 
 
 _ambient: list[MonitorConfig] = []
+_ambient_export: list[ExportSettings | None] = []
 
 
 @contextlib.contextmanager
@@ -126,17 +140,41 @@ def monitoring(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Iterato
     name (a fresh Monitor per run, so each step of a plan has its own). Commands wrap their run
     in it, so the path from flags to Runner (plans, distributed runs) needs no monitor plumbing.
     A worker process of `--workers` never monitors: its parent does."""
-    config = (
-        None if getattr(args, "worker_slice", None) else monitor_config_from_args(args, stack_dir)
-    )
-    if config is None or config.is_empty:
-        yield
-        return
-    _ambient.append(config)
+    worker = bool(getattr(args, "worker_slice", None))
+    config = None if worker else monitor_config_from_args(args, stack_dir)
+    watching = config is not None and not config.is_empty
+    export = None if worker else export_settings_from_args(args, stack_dir, watching)
+    if watching:
+        assert config is not None
+        _ambient.append(config)
+    _ambient_export.append(export)
     try:
         yield
     finally:
-        _ambient.pop()
+        _ambient_export.pop()
+        if watching:
+            _ambient.pop()
+
+
+def export_settings_from_args(
+    args: argparse.Namespace, stack_dir: Path, watching: bool
+) -> ExportSettings | None:
+    """Whether runs serve /metrics, where, and which file_sd file names them (None: they do not).
+    Automatically only while watching the bench's own stack, whose Prometheus expects them."""
+    port = getattr(args, "metrics_port", None)
+    host = str(getattr(args, "metrics_host", None) or "127.0.0.1")
+    if port is not None and not 0 <= int(port) <= 65535:
+        raise UsageError(f"--metrics-port must be 0..65535, not {port}")
+    if port == 0:
+        return None
+    targets = None
+    if watching and (getattr(args, "stack", False) or _targets_stack(args, stack_dir)):
+        state = StackState.load(stack_dir)
+        if state is not None and state.generator_targets:
+            targets = Path(state.generator_targets)
+    if port is None and targets is None:
+        return None
+    return ExportSettings(port=int(port or 0), host=host, targets_file=targets)
 
 
 def ambient_monitor() -> Monitor | None:
@@ -147,3 +185,8 @@ def ambient_monitor() -> Monitor | None:
 def ambient_monitor_active() -> bool:
     """Whether runs started now would be monitored (inside a `monitoring` block that watches)."""
     return bool(_ambient)
+
+
+def ambient_export() -> ExportSettings | None:
+    """The /metrics settings of the innermost `monitoring` block (None: runs do not serve)."""
+    return _ambient_export[-1] if _ambient_export else None

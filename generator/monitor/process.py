@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from typing import Any, Protocol
 
 import psutil
@@ -28,9 +29,15 @@ class ProcessSource(Protocol):
     async def close(self) -> None: ...
 
 
+# CPU time moves in clock ticks (10 ms): over a window of a few ms one tick reads as 100 %+.
+# A reading needs at least this long a window; a shorter one is skipped and the window grows.
+MIN_CPU_WINDOW_S = 0.5
+
+
 class PsutilProcess:
-    """A local process by PID. The first CPU reading primes psutil's counter (it reports the
-    CPU used since the previous call), so readings start at the second sample."""
+    """A local process by PID. CPU is the share of one core used since the previous reading,
+    from the process's CPU times; readings start at the second sample, and samples that come
+    less than MIN_CPU_WINDOW_S after the previous reading report no CPU."""
 
     role = "process"
 
@@ -39,13 +46,26 @@ class PsutilProcess:
         self.pid = pid
         self._process: psutil.Process | None = None
         self._created: float | None = None
+        self._cpu_ref: tuple[float, float] | None = None
+
+    def _cpu(self, process: psutil.Process) -> float | None:
+        now = time.monotonic()
+        times = process.cpu_times()
+        used = times.user + times.system
+        if self._cpu_ref is None:
+            self._cpu_ref = (now, used)
+            return None
+        then, used_then = self._cpu_ref
+        if now - then < MIN_CPU_WINDOW_S:
+            return None
+        self._cpu_ref = (now, used)
+        return (used - used_then) / (now - then) * 100.0
 
     def _read(self) -> dict[str, Any]:
         if self._process is None:
             try:
                 self._process = psutil.Process(self.pid)
                 self._created = self._process.create_time()
-                self._process.cpu_percent(None)
             except psutil.Error:
                 return {"process_alive": False, "pid": self.pid}
         process = self._process
@@ -53,13 +73,16 @@ class PsutilProcess:
             if process.create_time() != self._created or not process.is_running():
                 return {"process_alive": False, "pid": self.pid}
             with process.oneshot():
-                cpu = process.cpu_percent(None)
+                cpu = self._cpu(process)
                 rss = process.memory_info().rss
             if process.status() == psutil.STATUS_ZOMBIE:
                 return {"process_alive": False, "pid": self.pid}
         except psutil.Error:
             return {"process_alive": False, "pid": self.pid}
-        return {"process_alive": True, "pid": self.pid, "cpu_percent": cpu, "rss_bytes": rss}
+        sample: dict[str, Any] = {"process_alive": True, "pid": self.pid, "rss_bytes": rss}
+        if cpu is not None:
+            sample["cpu_percent"] = cpu
+        return sample
 
     async def sample(self) -> dict[str, Any]:
         return self._read()
