@@ -109,7 +109,9 @@ async def test_monitored_run_samples_every_phase(tmp_path: Path, postgres: Postg
     load = [r for r in rows if r["phase"] == "load"]
     assert load[0]["t"] >= 0
     sample = load[-1]
-    for key in ("rss_bytes", "cpu_percent", "pool_size", "pool_waiting", "pg_total",
+    # CPU needs a window of at least half a second, so a sample right after another has none.
+    assert any("cpu_percent" in r for r in load)
+    for key in ("rss_bytes", "pool_size", "pool_waiting", "pg_total",
                 "pg_max_connections", "active_calls", "db_errors_total"):  # fmt: skip
         assert key in sample, key
     assert sample["backend_up"] is True
