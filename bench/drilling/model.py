@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.errors import UsageError
 from bench.stack import overrides as stack_overrides
+from generator.diagnosis.rules import RULES as DIAGNOSIS_RULES
 from generator.errors import InvalidInput
 from generator.load.config import problems_of
 from generator.load.durations import parse_duration
@@ -33,17 +34,8 @@ from generator.scenario import Scenario, scenario_from_dict
 Zone = Literal["green", "yellow", "red"]
 Action = Literal["kill_backend", "restart_backend"]
 
-# G's diagnosis rules (generator/diagnosis); each has a runbook in bench/runbooks/RULE.md.
-RULES: tuple[str, ...] = (
-    "db_pool_exhausted",
-    "db_pool_starvation",
-    "memory_leak",
-    "upstream_rate_limited",
-    "upstream_slow",
-    "capacity_limit",
-    "cpu_bottleneck",
-    "backend_crash",
-)
+# The diagnosis rules' names (one source: generator/diagnosis); each has bench/runbooks/RULE.md.
+RULES: tuple[str, ...] = tuple(DIAGNOSIS_RULES)
 # Placeholders the load may use; filled from the running stack's URLs.
 PLACEHOLDER = re.compile(r"\{(backend|realtime)\.(ws|http|admin|metrics)\}")
 _EXAMPLE_URLS = {

@@ -17,6 +17,7 @@ from generator.diagnosis.rules import (
     db_pool_exhausted,
     db_pool_starvation,
     memory_leak,
+    target_rate_limited,
     upstream_rate_limited,
     upstream_slow,
 )
@@ -31,6 +32,7 @@ _MODULES: tuple[ModuleType, ...] = (
     upstream_rate_limited,
     upstream_slow,
     capacity_limit,
+    target_rate_limited,
     cpu_bottleneck,
 )
 RULES: dict[str, Check] = {module.RULE: module.check for module in _MODULES}

@@ -13,6 +13,7 @@ from generator.diagnosis.rules import (
     db_pool_starvation,
     diagnose,
     memory_leak,
+    target_rate_limited,
     upstream_rate_limited,
     upstream_slow,
 )
@@ -32,6 +33,7 @@ def test_every_rule_is_registered_with_its_runbook() -> None:
         "upstream_rate_limited",
         "upstream_slow",
         "capacity_limit",
+        "target_rate_limited",
         "cpu_bottleneck",
         "backend_crash",
     }
@@ -144,6 +146,22 @@ def test_rate_limited_fires_on_calls_told_so_and_on_direct_429_handshakes() -> N
 def test_rate_limited_is_silent_on_other_errors() -> None:
     s = store(ok=15, failed=5, errors=[({"kind": "handshake_rejected", "status": "503"}, 5)])
     assert upstream_rate_limited.check(evidence(s, healthy_samples())) is None
+
+
+def test_target_rate_limited_fires_on_the_targets_own_429s_only() -> None:
+    s = store()
+    s.add_counter("webhooks_total", 90, {"workload": "w", "outcome": "rate_limited"}, at=2.0)
+    s.add_counter("webhooks_total", 60, {"workload": "w", "outcome": "accepted"}, at=2.0)
+    s.add_counter("webhook_429", 90, {"workload": "w"}, at=2.0)
+    s.add_counter("errors_total", 90, {"workload": "w", "kind": "http_429"}, at=2.0)
+    found = target_rate_limited.check(evidence(s, healthy_samples()))
+    assert found is not None
+    assert found.severity == "critical"
+    assert found.evidence[0].startswith("90 of 150 requests")
+    # The AI upstream's 429s are another rule's; this one stays silent on them.
+    upstream = store(ok=15, failed=5, errors=[({"kind": "handshake_rejected", "status": "429"}, 5)])
+    assert target_rate_limited.check(evidence(upstream, healthy_samples())) is None
+    assert target_rate_limited.check(evidence(store(), healthy_samples())) is None
 
 
 # -- upstream_slow ---------------------------------------------------------------------------
