@@ -1,4 +1,5 @@
-# The two set-up commands are `make demo` (the main job, on the local runtime) and `make test`.
+# The two set-up commands are `make demo` (the main job: every failure drill and its fix, on the
+# local runtime) and `make test`.
 # Each creates .venv and installs what it needs, Debian packages included (scripts/system-deps.sh).
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ system:
 	bash scripts/system-deps.sh
 
 demo: $(STAMP) system
-	$(BIN)/callbench demo
+	$(BIN)/callbench rehearse --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
