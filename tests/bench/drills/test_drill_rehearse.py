@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from chromium_driver import chromium_path, inspect_page
 
 from bench import exitcodes
 from bench.cli import main
@@ -22,6 +23,14 @@ pytestmark = [
         reason="PostgreSQL server binaries are not installed",
     ),
 ]
+
+
+# Charts both sides of a drill's comparison draw from what each run recorded.
+COMPARED_CHARTS = (
+    "Turn latency per second (ms)",
+    "Backend RSS (MiB) with baseline and 20 % band",
+    "Postgres connections vs max_connections",
+)
 
 
 @pytest.mark.timeout(900)
@@ -39,6 +48,27 @@ def test_rehearse_quick_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     baseline = [r for r in results if r["drill"] == "baseline"]
     assert baseline
     assert all(r["observed"]["findings"] == [] for r in baseline)
+    if chromium_path() is not None:
+        check_comparison_page(out / "memory-leak")
+
+
+def check_comparison_page(drill_dir: Path) -> None:
+    """A real drill's before/after page opens in headless Chromium, offline, and draws."""
+    import asyncio
+
+    page = drill_dir / "comparison.html"
+    report = asyncio.run(
+        inspect_page(
+            page, drill_dir / "chromium-profile", drill_dir / "comparison.png", offline=True
+        )
+    )
+    assert report.errors == []
+    assert report.resources == []  # nothing fetched: the page is self-contained
+    assert "memory-leak" in report.headings[0]
+    for title in COMPARED_CHARTS:
+        drawn = [s for s in report.svgs if s["title"] == title and s["shapes"] > 0]
+        assert len(drawn) == 2, (title, report.svgs)  # the drill and its fix, side by side
+    assert (drill_dir / "comparison.png").stat().st_size > 20_000
 
 
 @pytest.mark.timeout(600)
