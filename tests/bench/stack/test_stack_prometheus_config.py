@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bench.stack.processes import has_binary
-from bench.stack.prometheus import ALERT_RULES, promtool_check, render_config, write_config
+from bench.stack.prometheus import (
+    ALERT_RULES,
+    GENERATOR_TARGETS,
+    POSTGRES_TARGETS,
+    promtool_check,
+    render_config,
+    write_config,
+    write_file_sd,
+)
 
 needs_promtool = pytest.mark.skipif(not has_binary("promtool"), reason="promtool not installed")
 
@@ -20,15 +29,45 @@ def test_render_fills_every_target() -> None:
     assert "${" not in text
     config = yaml.safe_load(text)
     assert config["global"]["scrape_interval"] == "1s"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     targets = {
-        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+        name: job["static_configs"][0]["targets"]
+        for name, job in jobs.items()
+        if "static_configs" in job
     }
     assert targets == {
         "prometheus": ["127.0.0.1:9090"],
         "backend": ["127.0.0.1:8001"],
         "realtime": ["127.0.0.1:8002"],
     }
+    # The generator and postgres_exporter come and go: Prometheus reads them from files.
+    assert jobs["generator"]["file_sd_configs"] == [
+        {"files": [str(GENERATOR_TARGETS)], "refresh_interval": "1s"}
+    ]
+    assert jobs["postgres"]["file_sd_configs"][0]["files"] == [str(POSTGRES_TARGETS)]
     assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_write_config_writes_the_target_files(tmp_path: Path) -> None:
+    write_config(
+        tmp_path,
+        prometheus="127.0.0.1:9090",
+        backend="127.0.0.1:8001",
+        realtime="127.0.0.1:8002",
+        postgres="127.0.0.1:9187",
+    )
+    assert json.loads((tmp_path / GENERATOR_TARGETS).read_text()) == []
+    assert json.loads((tmp_path / POSTGRES_TARGETS).read_text()) == [
+        {"targets": ["127.0.0.1:9187"], "labels": {"part": "postgres"}}
+    ]
+    write_file_sd(tmp_path / GENERATOR_TARGETS, ["127.0.0.1:5000"], {"part": "generator"})
+    assert json.loads((tmp_path / GENERATOR_TARGETS).read_text())[0]["targets"] == [
+        "127.0.0.1:5000"
+    ]
+    assert sorted(p.name for p in (tmp_path / "targets").iterdir()) == [
+        "generator.json",
+        "postgres.json",
+    ]
 
 
 def test_alert_thresholds_from_the_seeds() -> None:
@@ -57,8 +96,10 @@ def test_promtool_accepts_the_generated_files(tmp_path: Path) -> None:
         prometheus="127.0.0.1:9090",
         backend="127.0.0.1:8001",
         realtime="127.0.0.1:8002",
+        postgres="127.0.0.1:9187",
         scrape_interval="1s",
     )
+    write_file_sd(tmp_path / GENERATOR_TARGETS, ["127.0.0.1:9464"], {"part": "generator"})
     checked = promtool_check("config", config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout + checked.stderr

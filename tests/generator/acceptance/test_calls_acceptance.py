@@ -1,0 +1,120 @@
+"""Issue-level acceptance of `callbench calls`, run as a real process against the real mocks:
+the quick and 50-call runs against the backend and straight against the upstream, Twilio Media
+Streams against the backend, and no coordinated omission under an open model."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "workloads"))
+from backend_support import backend, postgres
+from cli_support import callbench
+
+from bench.stack.postgres import PostgresInfo
+from mocks.realtime.server import RealtimeServer
+
+SHORT = {"greeting_ms": 200, "answer_ms": 300}
+# One generator process: these runs check calls, not the worker split (tested elsewhere).
+ONE = ["--workers", "1", "--no-monitor"]
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PostgresInfo]:
+    with postgres() as info:
+        yield info
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[RealtimeServer]:
+    async with RealtimeServer(seed=3, **SHORT) as server:
+        yield server
+
+
+def succeeded(summary: dict[str, Any], total: int) -> None:
+    assert summary["calls"]["total"] == total, summary["calls"]
+    assert summary["calls"]["succeeded"] == total, summary["errors"]
+    assert summary["passed"] is True
+
+
+@pytest.mark.timeout(120)
+async def test_quick_and_50_calls_through_the_backend(
+    pg: PostgresInfo, upstream: RealtimeServer, tmp_path: Path
+) -> None:
+    async with backend(pg, upstream_url=upstream.url) as server:
+        url = server.ws_url + "/ws/voice"
+        quick = await callbench("calls", "--url", url, "--quick", "--json", *ONE,
+                                "--out", str(tmp_path / "quick"))  # fmt: skip
+        assert quick.code == 0, quick.stderr
+        succeeded(quick.summary(), 1)
+        fifty = await callbench("calls", "--url", url, "--calls", "50", "--json", *ONE,
+                                "--out", str(tmp_path / "fifty"))  # fmt: skip
+        assert fifty.code == 0, fifty.stderr
+        summary = fifty.summary()
+        succeeded(summary, 50)
+        assert summary["metrics"]["turn_latency"]["count"] == 100  # two turns a call
+        for name in ("connect_time", "greeting_latency", "response_time", "send_lag"):
+            assert summary["metrics"][name]["count"] > 0, name
+
+
+@pytest.mark.timeout(120)
+async def test_quick_and_50_calls_straight_to_the_upstream(
+    upstream: RealtimeServer, tmp_path: Path
+) -> None:
+    url = upstream.url
+    quick = await callbench("calls", "--url", url, "--protocol", "realtime", "--quick",
+                            "--json", *ONE, "--out", str(tmp_path / "quick"))  # fmt: skip
+    assert quick.code == 0, quick.stderr
+    succeeded(quick.summary(), 1)
+    fifty = await callbench("calls", "--url", url, "--protocol", "realtime", "--calls", "50",
+                            "--json", *ONE, "--out", str(tmp_path / "fifty"))  # fmt: skip
+    assert fifty.code == 0, fifty.stderr
+    succeeded(fifty.summary(), 50)
+
+
+@pytest.mark.timeout(120)
+async def test_twilio_media_streams_through_the_backend(
+    pg: PostgresInfo, upstream: RealtimeServer, tmp_path: Path
+) -> None:
+    async with backend(pg, upstream_url=upstream.url) as server:
+        result = await callbench("calls", "--url", server.ws_url + "/media-stream",
+                                 "--protocol", "twilio", "--calls", "5", "--json", *ONE,
+                                 "--out", str(tmp_path / "twilio"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    summary = result.summary()
+    succeeded(summary, 5)
+    assert summary["metrics"]["turn_latency"]["count"] == 10
+
+
+@pytest.mark.timeout(120)
+async def test_open_model_shows_a_1s_stall_in_10_percent_of_responses(tmp_path: Path) -> None:
+    # Every response of every session may be delayed 1 s with probability 0.1. Under a constant
+    # arrival rate the slow responses must show in p95/p99 at their full size: the generator
+    # neither waits for them before starting the next call nor drops them.
+    faults = {"latency": {"distribution": "fixed", "ms": 1000, "probability": 0.1}}
+    async with RealtimeServer(faults, seed=11, **SHORT) as server:
+        result = await callbench("calls", "--url", server.url, "--protocol", "realtime",
+                                 "--rate", "10", "--duration", "6s", "--turns", "2", "--json",
+                                 *ONE, "--threshold", "call_success:rate>=0.9",
+                                 "--out", str(tmp_path / "open"))  # fmt: skip
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(server.admin_url + "/admin/stats") as response,
+        ):
+            stats = await response.json()
+    assert result.code == 0, result.stderr
+    summary = result.summary()
+    assert summary["dropped_iterations"] == 0
+    responses = [r for s in stats["sessions"] for r in s["responses"]]
+    delayed = [r for r in responses if (r["injected_latency_ms"] or 0) >= 1000]
+    assert 0.05 * len(responses) <= len(delayed) <= 0.2 * len(responses)  # about a tenth
+    turns = summary["metrics"]["turn_latency"]
+    assert turns["p50"] < 500
+    assert turns["p95"] >= 1000
+    assert turns["p99"] >= 1000
+    assert (tmp_path / "open" / "events.jsonl").stat().st_size > 0
