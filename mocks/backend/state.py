@@ -101,7 +101,9 @@ class BackendState:
 
     def client(self) -> aiohttp.ClientSession:
         if self.http is None or self.http.closed:
-            self.http = aiohttp.ClientSession()
+            # No connector cap: aiohttp's default of 100 would silently queue the 101st call's
+            # upstream session until it timed out. Admission control (max_sessions) is the cap.
+            self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self.http
 
     async def apply(self, config: BackendConfig) -> None:
