@@ -17,6 +17,9 @@ run at once — running iterations are cancelled — and the summary is still wr
 With a monitor (generator/monitor), the target is sampled for a baseline before load, all
 through load, and during a cooldown after it (until it recovers; Ctrl-C cuts it short) before
 the summary is built; the summary then carries its evidence, the verdict and the findings.
+
+With export settings (generator/metrics/exporter.py), the run serves its call metrics at
+/metrics from its first observation to the end of the cooldown.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from typing import Any, TextIO
 from bench import exitcodes
 from generator.load.base import LoadRun, Timeline
 from generator.metrics.events import EventSink
+from generator.metrics.exporter import ExportSettings, MetricsExporter
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
-from generator.monitor.cli import ambient_monitor
+from generator.monitor.cli import ambient_export, ambient_monitor
 from generator.monitor.monitor import Monitor
 from generator.report.html import write_html_report
 from generator.report.junit import render_junit
@@ -85,6 +89,7 @@ class Runner:
         timeline: Timeline | None = None,
         handle_sigint: bool = True,
         monitor: Monitor | None = None,
+        export: ExportSettings | None = None,
     ) -> None:
         self.scenario = scenario
         self.workloads = dict(workloads)
@@ -94,6 +99,8 @@ class Runner:
         self.handle_sigint = handle_sigint
         # Without an explicit monitor, the one the command's flags asked for (monitor/cli.py).
         self.monitor = monitor if monitor is not None else ambient_monitor()
+        settings = export if export is not None else ambient_export()
+        self.exporter = None if settings is None else MetricsExporter(settings)
         self.thresholds: list[Threshold] = scenario.parsed_thresholds()
         self.status = "completed"
         self.runs: dict[str, LoadRun] = {}
@@ -137,6 +144,9 @@ class Runner:
                 if not await self._interruptible(monitor.baseline()):
                     self.status = "interrupted"
             store = MetricsStore(clock=self.timeline.clock, sink=sink)
+            if self.exporter is not None:
+                store.listen(self.exporter.metrics.observe)
+                await self.exporter.start()
             if monitor is not None:
                 monitor.start_load(store.t0)
             try:
@@ -157,6 +167,8 @@ class Runner:
             sink.close()
             if monitor is not None:
                 await monitor.close()
+            if self.exporter is not None:
+                await self.exporter.stop()
         meta["status"] = self.status
         self._write_meta(meta)
         evidence = None if monitor is None else monitor.evidence(store.ended_at)

@@ -47,6 +47,8 @@ def _http_targets(part: PartState) -> list[str]:
         return [f"{part.urls['admin']}/health"] if "admin" in part.urls else []
     if part.name == "backend":
         return [f"{part.urls[key]}/health/ready" for key in ("admin", "http") if key in part.urls]
+    if part.name == "pg_exporter":
+        return [part.urls["metrics"]] if "metrics" in part.urls else []
     return []
 
 

@@ -1,7 +1,7 @@
 """The local runtime: every part of the stack as a process on loopback, started in order
-(Postgres, PgBouncer, fake upstream, backend, Prometheus), recorded in ``STATE_DIR/stack.json``
-after each start, and torn down in reverse — by ``down()``, by a failed ``up()``, or on leaving
-the ``with`` block. ``down`` stops exactly the PIDs the state file names."""
+(Postgres, PgBouncer, fake upstream, backend, postgres_exporter, Prometheus), recorded in
+``STATE_DIR/stack.json`` after each start, and torn down in reverse — by ``down()``, by a failed
+``up()``, or on leaving the ``with`` block. ``down`` stops exactly the PIDs the state file names."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from types import TracebackType
 from bench.errors import StackError, UsageError
 from bench.stack import health, overrides
 from bench.stack.overrides import StackSettings
+from bench.stack.pg_exporter import BINARY as PG_EXPORTER
+from bench.stack.pg_exporter import start_pg_exporter
 from bench.stack.pgbouncer import start_pgbouncer
 from bench.stack.postgres import PostgresInfo, start_postgres, stop_postgres
 from bench.stack.processes import (
@@ -134,6 +136,9 @@ class LocalStack:
             steps.append(("pgbouncer", self._start_pgbouncer))
         steps += [("realtime", self._start_realtime), ("backend", self._start_backend)]
         if use_prometheus:
+            # The exporter only feeds Prometheus's Postgres panels: started with it, when present.
+            if has_binary(PG_EXPORTER):
+                steps.append(("pg_exporter", self._start_pg_exporter))
             steps.append(("prometheus", self._start_prometheus))
         part = "postgres"
         try:
@@ -205,14 +210,32 @@ class LocalStack:
         )
         return state.model_copy(update={"backend": _service_part(info)})
 
+    def _start_pg_exporter(self, state: StackState, settings: StackSettings) -> StackState:
+        assert state.postgres is not None
+        info = start_pg_exporter(
+            state.postgres.admin_dsn, self.logs_dir / "pg_exporter.log", timeout=self.timeout
+        )
+        part = PartState(
+            name="pg_exporter",
+            pid=info.pid,
+            pid_create_time=pid_create_time(info.pid),
+            state="running",
+            urls={"http": f"http://{LOOPBACK}:{info.port}", "metrics": info.url},
+            ports={"http": info.port},
+            log=info.log_path,
+        )
+        return state.model_copy(update={"pg_exporter": part})
+
     def _start_prometheus(self, state: StackState, settings: StackSettings) -> StackState:
         assert state.backend is not None
         assert state.realtime is not None
+        exporter = state.pg_exporter
         info = start_prometheus(
             self.run_dir,
             self.logs_dir / "prometheus.log",
             backend=f"{LOOPBACK}:{state.backend.ports['admin']}",
             realtime=f"{LOOPBACK}:{state.realtime.ports['admin']}",
+            postgres=None if exporter is None else f"{LOOPBACK}:{exporter.ports['http']}",
             scrape_interval=settings.scrape_interval,
             timeout=self.timeout,
         )
@@ -225,7 +248,8 @@ class LocalStack:
             ports={"http": info.port},
             log=info.log_path,
         )
-        return state.model_copy(update={"prometheus": part})
+        update = {"prometheus": part, "generator_targets": info.generator_targets}
+        return state.model_copy(update=update)
 
     def _record(self, state: StackState) -> StackState:
         state.save(self.state_dir)

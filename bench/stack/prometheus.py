@@ -4,6 +4,8 @@ with its TSDB in the run directory. ``promtool`` checks live here too, for tests
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import urllib.request
@@ -26,6 +28,9 @@ from bench.stack.processes import (
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "prometheus"
 CONFIG_TEMPLATE = TEMPLATE_DIR / "prometheus.yml"
 ALERT_RULES = TEMPLATE_DIR / "alerts.yml"
+# file_sd files, relative to the config (the template names them); see prometheus/prometheus.yml.
+GENERATOR_TARGETS = Path("targets") / "generator.json"
+POSTGRES_TARGETS = Path("targets") / "postgres.json"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class PrometheusInfo:
     url: str
     config_path: str
     log_path: str
+    generator_targets: str  # the file_sd file a generator run writes its /metrics address into
 
 
 def render_config(
@@ -47,12 +53,26 @@ def render_config(
     )
 
 
-def write_config(directory: Path, **targets: str) -> Path:
-    """Write prometheus.yml and alerts.yml into ``directory``; returns the config's path."""
+def write_file_sd(path: Path, addresses: list[str], labels: dict[str, str] | None = None) -> None:
+    """Write a file_sd target file atomically (Prometheus may read it at any moment); no
+    addresses writes ``[]``, which drops the job's targets."""
+    groups = [{"targets": addresses, "labels": labels or {}}] if addresses else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(groups) + "\n")
+    os.replace(tmp, path)
+
+
+def write_config(directory: Path, *, postgres: str | None = None, **targets: str) -> Path:
+    """Write prometheus.yml and alerts.yml into ``directory``, and the file_sd target files
+    (postgres_exporter's ``host:port`` when given, no generator yet); returns the config's path."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "prometheus.yml"
     config.write_text(render_config(**targets))
     shutil.copyfile(ALERT_RULES, directory / "alerts.yml")
+    write_file_sd(directory / GENERATOR_TARGETS, [])
+    exporters = [postgres] if postgres else []
+    write_file_sd(directory / POSTGRES_TARGETS, exporters, {"part": "postgres"})
     return config
 
 
@@ -80,10 +100,12 @@ def start_prometheus(
     *,
     backend: str,
     realtime: str,
+    postgres: str | None = None,
     scrape_interval: str = "1s",
     timeout: float = 20.0,
 ) -> PrometheusInfo:
-    """Start Prometheus scraping ``backend`` and ``realtime`` (``host:port`` of their /metrics)."""
+    """Start Prometheus scraping ``backend``, ``realtime`` and (when given) postgres_exporter
+    (``host:port`` of their /metrics), plus whatever generator run names itself in the file."""
     binary = find_binary("prometheus")
     directory = run_dir / "prometheus"
     port = free_port()
@@ -93,6 +115,7 @@ def start_prometheus(
         prometheus=address,
         backend=backend,
         realtime=realtime,
+        postgres=postgres,
         scrape_interval=scrape_interval,
     )
     argv = [
@@ -119,5 +142,10 @@ def start_prometheus(
         stop_pid(proc.pid, timeout=3.0)
         raise StackError("prometheus", exc.reason, exc.log_tail or log_tail(log_path)) from None
     return PrometheusInfo(
-        port=port, pid=proc.pid, url=url, config_path=str(config), log_path=str(log_path)
+        port=port,
+        pid=proc.pid,
+        url=url,
+        config_path=str(config),
+        log_path=str(log_path),
+        generator_targets=str(directory / GENERATOR_TARGETS),
     )

@@ -74,11 +74,22 @@ class StackState(BaseModel):
     pgbouncer: PgBouncerState | None = None
     realtime: PartState | None = None
     backend: PartState | None = None
+    pg_exporter: PartState | None = None  # postgres_exporter, when its binary is installed
     prometheus: PartState | None = None
+    # The file_sd file Prometheus reads the generator's /metrics address from (local runtime);
+    # a generator run watching this stack writes itself there while it runs.
+    generator_targets: str | None = None
 
     def parts(self) -> list[PartState]:
         """Present parts in start order (``down`` walks it backwards)."""
-        found = [self.postgres, self.pgbouncer, self.realtime, self.backend, self.prometheus]
+        found = [
+            self.postgres,
+            self.pgbouncer,
+            self.realtime,
+            self.backend,
+            self.pg_exporter,
+            self.prometheus,
+        ]
         return [part for part in found if part is not None]
 
     @property

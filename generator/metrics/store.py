@@ -25,6 +25,8 @@ from generator.metrics.series import Series, TagKey, round3
 from generator.metrics.trend import TrendAcc, TrendStats
 
 Tags = Mapping[str, str] | None
+# Told of every observation as it is recorded: (kind t|c|r|g, metric, value, tags); see `listen`.
+Listener = Callable[[str, str, float, TagKey], None]
 
 
 def tag_key(tags: Tags) -> TagKey:
@@ -63,6 +65,7 @@ class MetricsStore:
     ) -> None:
         self._clock = clock
         self._sink = sink
+        self._listener: Listener | None = None
         self.t0 = clock()
         self.ended_at: float | None = None  # seconds since t0
         self.last_at = 0.0
@@ -73,6 +76,11 @@ class MetricsStore:
         self.series = Series()
         if sink is not None:
             sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
+
+    def listen(self, listener: Listener | None) -> None:
+        """Have ``listener`` told of every later observation (one at a time; None: nobody). The
+        live /metrics exporter (exporter.py) hangs here; merges and replays are not told."""
+        self._listener = listener
 
     # -- recording -------------------------------------------------------------------------
     def _offset(self, at: float | None) -> float:
@@ -85,6 +93,8 @@ class MetricsStore:
         if self._sink is not None:
             event = {"k": kind, "t": round(offset, 6), "n": name, "v": value, "g": dict(key)}
             self._sink.write(event)
+        if self._listener is not None:
+            self._listener(kind, name, value, key)
 
     def add_trend(
         self, name: str, value_ms: float, tags: Tags = None, at: float | None = None

@@ -14,6 +14,7 @@ import pytest
 from bench.errors import StackError, UsageError
 from bench.stack import health, overrides, services
 from bench.stack.local import LocalStack
+from bench.stack.pg_exporter import BINARY as PG_EXPORTER
 from bench.stack.processes import has_binary, pid_alive, wait_until
 from bench.stack.state import StackState
 
@@ -30,8 +31,10 @@ def fake_mocks(monkeypatch: pytest.MonkeyPatch) -> None:
 def _targets_up(prometheus_url: str) -> bool:
     with urllib.request.urlopen(f"{prometheus_url}/api/v1/targets", timeout=2) as response:
         targets = json.load(response)["data"]["activeTargets"]
+    exporter = ["postgres"] if has_binary(PG_EXPORTER) else []
     return sorted(t["labels"]["job"] for t in targets if t["health"] == "up") == [
         "backend",
+        *exporter,
         "prometheus",
         "realtime",
     ]
@@ -54,11 +57,13 @@ def test_whole_stack_up_scraped_and_down(tmp_path: Path) -> None:
     with LocalStack(tmp_path, overrides) as stack:
         state = stack.state
         assert state is not None
+        exporter = ["pg_exporter"] if has_binary(PG_EXPORTER) else []  # with Prometheus, if any
         assert [p.name for p in state.parts()] == [
             "postgres",
             "pgbouncer",
             "realtime",
             "backend",
+            *exporter,
             "prometheus",
         ]
         assert [r.name for r in health.probe_all(state) if not r.healthy] == []
