@@ -49,11 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = cast(Handler, args.handler)
+    return run_handler(cast(Handler, args.handler), args)
+
+
+def run_handler(
+    handler: Handler, args: argparse.Namespace, *, quiet_interrupt: bool = False
+) -> int:
+    """Runs a command handler; the package's exceptions become one line and an exit code."""
     try:
         return handler(args)
     except KeyboardInterrupt:
-        print("callbench: interrupted", file=sys.stderr)
+        if not quiet_interrupt:
+            print("callbench: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED
     except (UsageError, InvalidInput, ConfigError) as exc:
         print(f"callbench: error: {exc}", file=sys.stderr)

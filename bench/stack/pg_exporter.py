@@ -10,15 +10,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import StackError
 from bench.stack.processes import (
     LOOPBACK,
+    await_ready,
     find_binary,
     free_port,
-    log_tail,
     spawn,
-    stop_pid,
-    wait_until,
 )
 
 BINARY = "prometheus-postgres-exporter"
@@ -59,16 +56,5 @@ def start_pg_exporter(admin_dsn: str, log_path: Path, *, timeout: float = 15.0) 
     proc = spawn(argv, log_path, env=env)
     url = f"http://{LOOPBACK}:{port}/metrics"
 
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise StackError(
-                "pg_exporter", f"exited with status {proc.returncode}", log_tail(log_path)
-            )
-        return _serving(url)
-
-    try:
-        wait_until(ready, timeout=timeout, what="pg_exporter", interval=0.2)
-    except StackError as exc:
-        stop_pid(proc.pid, timeout=3.0)
-        raise StackError("pg_exporter", exc.reason, exc.log_tail or log_tail(log_path)) from None
+    await_ready(proc, "pg_exporter", log_path, lambda: _serving(url), timeout=timeout, interval=0.2)
     return PgExporterInfo(port=port, pid=proc.pid, url=url, log_path=str(log_path))

@@ -8,18 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import StackError
 from bench.stack.postgres import APP_DATABASE, APP_PASSWORD, APP_ROLE, SUPERUSER, PostgresInfo
 from bench.stack.processes import (
     LOOPBACK,
+    await_ready,
     find_binary,
     free_port,
     give_to_service_user,
-    log_tail,
     port_open,
     spawn,
-    stop_pid,
-    wait_until,
 )
 
 
@@ -97,18 +94,7 @@ def start_pgbouncer(
         give_to_service_user(path)
     proc = spawn([binary, str(config)], log_path, service_user=True)
 
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise StackError(
-                "pgbouncer", f"exited with status {proc.returncode}", log_tail(log_path)
-            )
-        return port_open(port)
-
-    try:
-        wait_until(ready, timeout=timeout, what="pgbouncer")
-    except StackError as exc:
-        stop_pid(proc.pid, timeout=3.0)
-        raise StackError("pgbouncer", exc.reason, exc.log_tail or log_tail(log_path)) from None
+    await_ready(proc, "pgbouncer", log_path, lambda: port_open(port), timeout=timeout)
     return PgBouncerInfo(
         port=port,
         pid=proc.pid,

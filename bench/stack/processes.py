@@ -240,3 +240,27 @@ def stop_pid(pid: int, create_time: float | None = None, *, timeout: float = 10.
     except StackError:
         return False
     return True
+
+
+def await_ready(
+    proc: subprocess.Popen[bytes],
+    part: str,
+    log_path: Path,
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+) -> None:
+    """Poll ``check`` until the spawned ``part`` is ready; if it exits or the deadline passes,
+    stop it and raise StackError with its log's last lines."""
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise StackError(part, f"exited with status {proc.returncode}", log_tail(log_path))
+        return check()
+
+    try:
+        wait_until(ready, timeout=timeout, what=part, interval=interval)
+    except StackError as exc:
+        stop_pid(proc.pid, timeout=3.0)
+        raise StackError(part, exc.reason, exc.log_tail or log_tail(log_path)) from None

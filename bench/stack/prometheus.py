@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from bench.errors import StackError
 from bench.stack.processes import (
     LOOPBACK,
+    await_ready,
     find_binary,
     free_port,
-    log_tail,
     spawn,
-    stop_pid,
-    wait_until,
 )
 
 # The repository's prometheus/ folder (next to bench/): the template and the alert rules.
@@ -129,18 +126,7 @@ def start_prometheus(
     proc = spawn(argv, log_path)
     url = f"http://{address}"
 
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise StackError(
-                "prometheus", f"exited with status {proc.returncode}", log_tail(log_path)
-            )
-        return _healthy(url)
-
-    try:
-        wait_until(ready, timeout=timeout, what="prometheus")
-    except StackError as exc:
-        stop_pid(proc.pid, timeout=3.0)
-        raise StackError("prometheus", exc.reason, exc.log_tail or log_tail(log_path)) from None
+    await_ready(proc, "prometheus", log_path, lambda: _healthy(url), timeout=timeout)
     return PrometheusInfo(
         port=port,
         pid=proc.pid,

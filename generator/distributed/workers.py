@@ -23,45 +23,33 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TextIO
 
 from bench import exitcodes
-from bench.errors import BenchError, StackError, UsageError
+from bench.errors import StackError, UsageError
 from generator.distributed.merge import merge_run_dirs
 from generator.distributed.tail import EventTail, replay, replay_store
-from generator.errors import InvalidInput, TargetUnreachable
+from generator.errors import TargetUnreachable
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
 from generator.report.summary import live_figures
 from generator.report.terminal import render_progress
 from generator.runner import RunOutcome
 from generator.scenario import Scenario
-from mocks.errors import ConfigError
 
 TICK_S = 1.0
 STOP_GRACE_S = 60.0  # after SIGINT, how long a child may take to write its results
 
 
 def call_handler(args: argparse.Namespace) -> int:
-    """Runs a command handler the way bench/cli.py does: exceptions become exit codes."""
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    try:
-        return handler(args)
-    except KeyboardInterrupt:
-        return exitcodes.INTERRUPTED
-    except (UsageError, InvalidInput, ConfigError) as exc:
-        print(f"callbench: error: {exc}", file=sys.stderr)
-        return exitcodes.INVALID_INPUT
-    except (StackError, TargetUnreachable) as exc:
-        print(f"callbench: error: {exc}", file=sys.stderr)
-        return exitcodes.INFRASTRUCTURE
-    except BenchError as exc:
-        print(f"callbench: error: {exc}", file=sys.stderr)
-        return exitcodes.FAILED
+    """Runs a command handler the way the CLI does: exceptions become exit codes (the parent
+    reports an interruption, so a worker says nothing of it)."""
+    from bench.cli import run_handler  # the CLI imports this module's command wiring
+
+    return run_handler(args.handler, args, quiet_interrupt=True)
 
 
 def child_main(args: argparse.Namespace, run_dir: Path) -> None:
