@@ -4,6 +4,7 @@ Streams against the backend, and no coordinated omission under an open model."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -118,3 +119,57 @@ async def test_open_model_shows_a_1s_stall_in_10_percent_of_responses(tmp_path: 
     assert turns["p95"] >= 1000
     assert turns["p99"] >= 1000
     assert (tmp_path / "open" / "events.jsonl").stat().st_size > 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_scenario_mixing_calls_and_an_http_mix_runs_both_at_once(
+    pg: PostgresInfo, upstream: RealtimeServer, tmp_path: Path
+) -> None:
+    async with backend(pg, upstream_url=upstream.url) as server:
+        scenario = tmp_path / "mix.yaml"
+        scenario.write_text(
+            f"""
+name: calls-and-api
+seed: 5
+workloads:
+  callers:
+    type: calls
+    config: {{url: "{server.ws_url}/ws/voice", turns: 1}}
+    load: {{executor: constant-vus, vus: 3, duration: 4s}}
+  dashboard:
+    type: http
+    config:
+      base_url: "{server.url}"
+      think_min_s: 0.2
+      think_max_s: 0.4
+      endpoints:
+        - {{name: health, method: GET, path: /health}}
+        - {{name: call-logs, method: GET, path: "/api/call-logs?page=1"}}
+    load: {{executor: constant-vus, vus: 2, duration: 4s}}
+thresholds:
+  call_success: ["rate>=0.9"]
+  http_req_failed: ["rate<0.05"]
+""",
+            encoding="utf-8",
+        )
+        out = tmp_path / "mix"
+        result = await callbench("run", str(scenario), "--json", *ONE, "--out", str(out))
+    assert result.code == 0, result.stderr
+    summary = result.summary()
+    assert summary["calls"]["total"] > 0
+    assert summary["metrics"]["turn_latency"]["count"] > 0
+    assert summary["metrics"]["http_req_duration"]["count"] > 0
+    assert {t["expr"] for t in summary["thresholds"]} >= {
+        "call_success:rate>=0.9",
+        "http_req_failed:rate<0.05",
+    }
+    # On one timeline: both workloads were recording during the same seconds.
+    seconds: dict[str, set[int]] = {"turn_latency": set(), "http_req_duration": set()}
+    for line in (out / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event.get("n") in seconds:
+            seconds[event["n"]].add(int(event["t"]))
+    assert seconds["turn_latency"] & seconds["http_req_duration"]
+    report = (out / "report.md").read_text()
+    assert "turn_latency" in report
+    assert "http_req_duration" in report
