@@ -172,9 +172,12 @@ def test_flags_decide_when_runs_serve(tmp_path: Path) -> None:
     assert on_stack == ExportSettings(port=0, targets_file=targets)
     assert export_settings_from_args(_args("--metrics-port", "0"), tmp_path, True) is None
     # Elsewhere: only when asked, and without advertising in the stack's file.
-    elsewhere = _args("--url", "ws://10.0.0.1/ws", "--metrics-port", "9464")
+    elsewhere = _args("--url", "wss://agent.example.invalid/ws", "--metrics-port", "9464")
     assert export_settings_from_args(elsewhere, tmp_path, True) == ExportSettings(port=9464)
-    assert export_settings_from_args(_args("--url", "ws://10.0.0.1/ws"), tmp_path, False) is None
+    assert (
+        export_settings_from_args(_args("--url", "wss://agent.example.invalid/ws"), tmp_path, False)
+        is None
+    )
     assert export_settings_from_args(_args(), tmp_path / "none", False) is None
     with pytest.raises(UsageError):
         export_settings_from_args(_args("--metrics-port", "70000"), tmp_path, False)
