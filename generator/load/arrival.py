@@ -12,7 +12,10 @@ import asyncio
 import math
 from collections.abc import Iterable, Iterator, Sequence
 
-from generator.load.base import LoadRun
+from pydantic import Field, field_validator
+
+from generator.load.base import LoadRun, ModelConfig
+from generator.load.durations import parse_duration
 
 
 def ramp_offsets(start_rate: float, segments: Sequence[tuple[float, float]]) -> Iterator[float]:
@@ -84,3 +87,40 @@ async def run_open(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await run.drain(set(tasks), grace_s)
+
+
+class ArrivalModel(ModelConfig):
+    """What the two arrival-rate models share: their VUs, time unit, slice and how they run."""
+
+    timeUnit: float = 1.0
+    preAllocatedVUs: int = Field(ge=1)
+    maxVUs: int | None = Field(default=None, ge=1)
+    # Set by --workers/--shard: this process runs arrivals i, i+n, i+2n, ... of the schedule.
+    slice: tuple[int, int] | None = None
+
+    # Named apart from ModelConfig's validator: a same-named one would replace it (pydantic),
+    # and gracefulStop would stop accepting "30s".
+    @field_validator("timeUnit", mode="before")
+    @classmethod
+    def _time_unit(cls, value: object) -> float:
+        return parse_duration(value)
+
+    def arrival_problems(self) -> list[str]:
+        problems = []
+        if self.timeUnit <= 0:
+            problems.append("timeUnit must be positive")
+        if self.maxVUs is not None and self.maxVUs < self.preAllocatedVUs:
+            problems.append("maxVUs must be at least preAllocatedVUs")
+        return problems
+
+    @property
+    def max_vus(self) -> int:
+        return self.maxVUs or self.preAllocatedVUs
+
+    def offsets(self) -> Iterator[float]:
+        raise NotImplementedError
+
+    async def execute(self, run: LoadRun) -> None:
+        await run_open(
+            run, self.offsets(), self.preAllocatedVUs, self.max_vus, self.gracefulStop, self.slice
+        )

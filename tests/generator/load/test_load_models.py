@@ -180,3 +180,21 @@ def test_validation_reports_every_problem_at_once() -> None:
         parse_load({"executor": "per-vu-iterations"})
     with pytest.raises(InvalidInput, match="needs duration or iterations"):
         parse_load({"executor": "constant-vus", "vus": 1})
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        {"executor": "constant-arrival-rate", "rate": 2, "duration": "2s", "preAllocatedVUs": 1},
+        {
+            "executor": "ramping-arrival-rate",
+            "stages": [{"duration": "2s", "target": 2}],
+            "preAllocatedVUs": 1,
+            "timeUnit": "1s",
+        },
+        {"executor": "constant-vus", "vus": 1, "duration": "1s"},
+    ],
+)
+def test_graceful_stop_takes_a_duration_in_every_model(load: dict[str, object]) -> None:
+    # A model's own duration validator must not replace the shared one for gracefulStop.
+    assert parse_load({**load, "gracefulStop": "1m30s"}).gracefulStop == 90.0
