@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import exitcodes
 from bench.drilling.model import Drill, find_drill, load_all
-from bench.drilling.runner import DrillResult, run_drill
+from bench.drilling.runner import DrillResult, Runtime, run_drill
 from bench.drilling.table import list_drills, render_result, render_table
 from bench.errors import UsageError
 from generator.runner import progress_stream
@@ -61,11 +61,6 @@ def _echo(message: str) -> None:
     print(f"callbench: {message}", file=sys.stderr)
 
 
-def _check_runtime(runtime: str) -> None:
-    if runtime != "local":
-        raise UsageError("drills run on the local runtime only for now (--runtime local)")
-
-
 def _write_comparison(name: str, broken: DrillResult, fixed: DrillResult, out: Path) -> None:
     try:
         from generator.report.html import render_comparison_html
@@ -83,19 +78,28 @@ def handle_list(args: argparse.Namespace) -> int:
     return exitcodes.PASSED
 
 
-def _run(drill: Drill, out: Path, *, fix: bool, quick: bool) -> DrillResult:
+def _run(
+    drill: Drill, out: Path, *, fix: bool, quick: bool, runtime: Runtime = "local"
+) -> DrillResult:
     which = "its fix" if fix else "the drill"
-    _echo(f"{drill.name}: running {which} into {out}")
+    _echo(f"{drill.name}: running {which} on the {runtime} runtime into {out}")
     # The generator's Runner writes report.html into the run dir itself.
-    return run_drill(drill, out, fix=fix, quick=quick, progress=progress_stream(), echo=_echo)
+    return run_drill(
+        drill,
+        out,
+        fix=fix,
+        quick=quick,
+        progress=progress_stream(),
+        echo=_echo,
+        runtime=runtime,
+    )
 
 
 def handle_drill(args: argparse.Namespace) -> int:
-    _check_runtime(args.runtime)
     drill = find_drill(args.name)
     suffix = "-fix" if args.fix else ""
     out = args.out or Path("runs") / f"drill-{drill.name}{suffix}-{_stamp()}"
-    result = _run(drill, out, fix=args.fix, quick=args.quick)
+    result = _run(drill, out, fix=args.fix, quick=args.quick, runtime=args.runtime)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -111,16 +115,17 @@ def rehearse(
     *,
     quick: bool,
     run: Callable[..., DrillResult] = _run,
+    runtime: Runtime = "local",
 ) -> tuple[list[DrillResult], bool]:
     """Every drill, then its fix; stops early (second value True) when interrupted."""
     results: list[DrillResult] = []
     for drill in drills:
-        broken = run(drill, out / drill.name / "drill", fix=False, quick=quick)
+        broken = run(drill, out / drill.name / "drill", fix=False, quick=quick, runtime=runtime)
         results.append(broken)
         print(render_result(drill, broken), file=sys.stderr)
         if broken.interrupted:
             return results, True
-        fixed = run(drill, out / drill.name / "fix", fix=True, quick=quick)
+        fixed = run(drill, out / drill.name / "fix", fix=True, quick=quick, runtime=runtime)
         results.append(fixed)
         print(render_result(drill, fixed), file=sys.stderr)
         if fixed.interrupted:
@@ -130,7 +135,6 @@ def rehearse(
 
 
 def handle_rehearse(args: argparse.Namespace) -> int:
-    _check_runtime(args.runtime)
     drills = load_all()
     if args.only:
         known = {d.name for d in drills}
@@ -139,7 +143,7 @@ def handle_rehearse(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown drills {unknown}; known: {', '.join(sorted(known))}")
         drills = [d for d in drills if d.name in args.only]
     out = args.out or Path("runs") / f"rehearse-{_stamp()}"
-    results, interrupted = rehearse(drills, out, quick=args.quick)
+    results, interrupted = rehearse(drills, out, quick=args.quick, runtime=args.runtime)
     out.mkdir(parents=True, exist_ok=True)
     document = {"quick": args.quick, "results": [r.to_json() for r in results]}
     (out / "rehearse.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,9 @@
 """What a drill does to a running stack: run-time changes through the mocks' admin APIs
 (``PUT /admin/faults`` on the upstream, ``PUT /admin/config`` on the backend) and the crash
-drill's kill (SIGKILL of the backend's PID from stack.json) and restart (on the same ports, so
-callers dialling the old URL reach the new process; stack.json is updated so teardown stops it).
+drill's kill and restart. On the local runtime the kill is a SIGKILL of the backend's PID from
+stack.json and the restart a new process on the same ports (so callers dialling the old URL
+reach it; stack.json is updated so teardown stops it). On the compose runtime both go through
+the Docker SDK: the container is killed with SIGKILL and restarted in place.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from bench.errors import StackError
 from bench.stack import overrides as stack_overrides
+from bench.stack.compose import ComposeStack
 from bench.stack.local import LocalStack
 from bench.stack.processes import LOOPBACK, log_tail, pid_create_time, reap, spawn, wait_until
 from bench.stack.services import PROJECT_ROOT, cli_argv, http_ok
@@ -52,11 +55,39 @@ def set_realtime_faults(state: StackState, faults: dict[str, Any]) -> None:
 def set_backend_config(state: StackState, changes: dict[str, Any]) -> None:
     if state.backend is None:
         raise StackError("backend", "not running")
-    put_json(state.backend.urls["admin"] + "/admin/config", changes)
+    admin = state.backend.urls.get("admin")
+    if admin is None:  # the users' compose file: the admin port is the container's own
+        raise StackError(
+            "backend",
+            "its admin API is not reachable from here (on the compose runtime it is only on the "
+            "host network: use docker-compose.ci.yml's layout, or --runtime local)",
+        )
+    put_json(admin + "/admin/config", changes)
 
 
-def kill_backend(stack: LocalStack) -> int:
-    """SIGKILL the backend (no goodbye, as an OOM kill); returns the PID it had."""
+DrillStack = LocalStack | ComposeStack
+
+
+def kill_backend(stack: DrillStack) -> str:
+    """SIGKILL the backend (no goodbye, as an OOM kill); returns what was killed."""
+    if isinstance(stack, ComposeStack):
+        container = stack.container("backend")
+        stack.kill("backend")
+        return f"container {container.name}"
+    return f"pid {kill_local_backend(stack)}"
+
+
+def restart_backend(stack: DrillStack, *, timeout: float = 20.0) -> None:
+    """Start the killed backend again, on the same ports, and wait until it is ready."""
+    if isinstance(stack, ComposeStack):
+        stack.restart("backend", timeout=timeout)
+        print("callbench: backend container restarted", file=sys.stderr)
+    else:
+        restart_local_backend(stack, timeout=timeout)
+
+
+def kill_local_backend(stack: LocalStack) -> int:
+    """SIGKILL the local backend process; returns the PID it had."""
     state = stack.state
     if state is None or state.backend is None or state.backend.pid is None:
         raise StackError("backend", "not running")
@@ -87,7 +118,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def restart_backend(stack: LocalStack, *, timeout: float = 20.0) -> int:
+def restart_local_backend(stack: LocalStack, *, timeout: float = 20.0) -> int:
     """Start the backend again with the settings and ports it had; returns the new PID."""
     state = stack.state
     if state is None or state.backend is None or state.realtime is None or state.db_dsn is None:

@@ -1,5 +1,6 @@
 """Running one drill (or its fix) end to end: the stack up with the drill's overrides in a private
-state dir under the run dir (so it never meets a user's `callbench up`), run-time faults applied,
+state dir under the run dir (so it never meets a user's `callbench up`) - local processes, or the
+compose stack's containers with ``runtime="compose"`` - run-time faults applied,
 the load run through the generator's Runner with the monitor pointed at the stack, timed actions
 (kill, restart) fired during the load, and the stack torn down whatever happens.
 
@@ -14,11 +15,12 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from bench import exitcodes
 from bench.drilling import actions, diagnosis
 from bench.drilling.model import Drill, Expectation, TimedAction
+from bench.stack.compose import ComposeStack
 from bench.stack.local import LocalStack
 from bench.stack.state import StackState
 from generator.runner import Runner
@@ -72,12 +74,15 @@ def stack_urls(state: StackState) -> dict[str, str]:
     return urls
 
 
-async def _fire(stack: LocalStack, timed: TimedAction, problems: list[str]) -> None:
+Runtime = Literal["local", "compose"]
+
+
+async def _fire(stack: actions.DrillStack, timed: TimedAction, problems: list[str]) -> None:
     await asyncio.sleep(timed.at_s)
     try:
         if timed.action == "kill_backend":
-            pid = await asyncio.to_thread(actions.kill_backend, stack)
-            print(f"callbench: killed the backend (pid {pid}, SIGKILL)", file=sys.stderr)
+            what = await asyncio.to_thread(actions.kill_backend, stack)
+            print(f"callbench: killed the backend ({what}, SIGKILL)", file=sys.stderr)
         else:
             await asyncio.to_thread(actions.restart_backend, stack)
     except Exception as exc:  # the run goes on; the result says the drill did not do its part
@@ -85,7 +90,7 @@ async def _fire(stack: LocalStack, timed: TimedAction, problems: list[str]) -> N
 
 
 async def _run_load(
-    stack: LocalStack,
+    stack: actions.DrillStack,
     drill: Drill,
     out_dir: Path,
     *,
@@ -131,15 +136,20 @@ def run_drill(
     quick: bool = False,
     progress: TextIO | None = None,
     echo: Any = None,
+    runtime: Runtime = "local",
 ) -> DrillResult:
     """Run the drill (or its fix) into ``out_dir``; the stack is always torn down.
 
     Raises StackError when the stack does not start; KeyboardInterrupt passes through after the
     teardown (a Ctrl-C during the load itself ends the run as `interrupted`, exit code 130)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stack = LocalStack(
-        out_dir / "stack", drill.overrides(fix), timeout=30.0, echo=echo or (lambda _: None)
-    )
+    stack: actions.DrillStack
+    say = echo or (lambda _: None)
+    if runtime == "compose":
+        # Containers may be built on first use: compose's own wait, not the processes' 30 s.
+        stack = ComposeStack(out_dir / "stack", drill.overrides(fix), timeout=300.0, echo=say)
+    else:
+        stack = LocalStack(out_dir / "stack", drill.overrides(fix), timeout=30.0, echo=say)
     with stack:
         assert stack.state is not None
         _apply_runtime(stack.state, drill, fix)

@@ -36,6 +36,7 @@ from bench.stack import health, overrides
 from bench.stack.compose_config import describe, host_address, settings_env
 from bench.stack.processes import pid_create_time
 from bench.stack.state import StackState
+from generator.monitor.process import cpu_percent_from_stats
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -302,18 +303,12 @@ class ComposeStack:
             if container.status != "running":
                 continue
             raw = container.stats(stream=False)
-            cpu, pre = raw.get("cpu_stats", {}), raw.get("precpu_stats", {})
-            used = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get(
-                "total_usage", 0
-            )
-            system = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
-            cores = cpu.get("online_cpus") or 1
-            percent = 100.0 * used / system * cores if system > 0 and used > 0 else 0.0
+            percent = cpu_percent_from_stats(raw) or 0.0
             memory = raw.get("memory_stats", {})
             result.append(
                 ContainerStats(
                     service=service,
-                    cpu_percent=round(percent, 2),
+                    cpu_percent=percent,
                     memory_bytes=int(memory.get("usage", 0)),
                     memory_limit_bytes=int(memory.get("limit", 0)),
                 )
@@ -349,6 +344,7 @@ class ComposeStack:
                 "pid": pid,
                 "pid_create_time": pid_create_time(pid) if pid else None,
                 "state": "running",
+                "container": container.name,
             }
         parts = describe(config, services, bases, project=self.project, host=host_address())
         return state.model_copy(update=parts)

@@ -31,6 +31,7 @@ class PartState(BaseModel):
     urls: dict[str, str] = {}
     ports: dict[str, int] = {}
     log: str | None = None
+    container: str | None = None  # the compose runtime's container name (Docker SDK)
 
     @property
     def url(self) -> str | None:

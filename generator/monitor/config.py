@@ -84,8 +84,8 @@ def monitor_config(**fields: object) -> MonitorConfig:
 
 
 def from_stack(state: StackState, **settings: object) -> MonitorConfig:
-    """Sources of the bench's local stack: the backend's admin endpoints and PID, the upstream's
-    admin /metrics, and Postgres through its superuser DSN."""
+    """Sources of the bench's stack: the backend's admin endpoints and PID (its container, on the
+    compose runtime), the upstream's admin /metrics, and Postgres through its superuser DSN."""
     fields: dict[str, object] = dict(settings)
     backend = state.backend
     if backend is not None:
@@ -94,7 +94,11 @@ def from_stack(state: StackState, **settings: object) -> MonitorConfig:
             fields["metrics_url"] = backend.urls.get("metrics", f"{admin}/metrics")
             fields["health_url"] = f"{admin}/healthz"
             fields["memory_url"] = f"{admin}/debug/memory"
-        if backend.pid is not None:
+        # A container is read through the Docker SDK: its PID may live in another namespace
+        # (a remote or rootless engine), and it changes when the container restarts.
+        if backend.container is not None:
+            fields["container"] = backend.container
+        elif backend.pid is not None:
             fields["pid"] = backend.pid
     if state.realtime is not None:
         admin = state.realtime.urls.get("admin")

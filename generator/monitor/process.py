@@ -105,10 +105,27 @@ def cpu_percent_from_stats(stats: dict[str, Any]) -> float | None:
     return round(float(used) / float(system) * float(cores) * 100.0, 1)
 
 
+def memory_from_stats(stats: dict[str, Any]) -> int | None:
+    """The container's resident memory: cgroup v1's `rss`, else usage less the page cache
+    (`docker stats`' arithmetic) - the raw usage counts files the process only read."""
+    memory = stats.get("memory_stats") or {}
+    detail = memory.get("stats") or {}
+    if isinstance(detail.get("rss"), int):
+        return int(detail["rss"])
+    usage = memory.get("usage")
+    if not isinstance(usage, int | float):
+        return None
+    cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
+    return int(usage - (cache if isinstance(cache, int | float) else 0))
+
+
 class DockerContainer:
-    """A container by name through the Docker SDK (`docker.from_env()`); the SDK is blocking, so
-    each read runs in a thread. A restarted container (new start time) counts as not alive for
-    the sample that notices it, like a recycled PID."""
+    """A container by name through the Docker SDK (`docker.from_env()`, so $DOCKER_HOST). The SDK
+    is blocking, so each read runs in a thread. Stats are read one-shot: a plain read makes the
+    engine wait a second for its own CPU window, which would stall every other source of the
+    sample; CPU is instead the share of one core between two of our readings (at least
+    MIN_CPU_WINDOW_S apart, as for a PID). A restarted container (new start time) counts as not
+    alive for the sample that notices it, like a recycled PID."""
 
     role = "process"
 
@@ -117,6 +134,26 @@ class DockerContainer:
         self.container = container
         self._client: Any = None
         self._started_at: str | None = None
+        self._cpu_ref: tuple[float, int, int] | None = None  # (when, container ns, system ns)
+
+    def _cpu(self, stats: dict[str, Any]) -> float | None:
+        try:
+            cpu = stats["cpu_stats"]
+            used, system = int(cpu["cpu_usage"]["total_usage"]), int(cpu["system_cpu_usage"])
+            cores = cpu.get("online_cpus") or len(cpu["cpu_usage"].get("percpu_usage") or [1])
+        except (KeyError, TypeError, ValueError):
+            return None
+        now = time.monotonic()
+        ref, self._cpu_ref = self._cpu_ref, (now, used, system)
+        if ref is None:
+            return None
+        then, used_then, system_then = ref
+        if now - then < MIN_CPU_WINDOW_S:
+            self._cpu_ref = ref  # let the window grow
+            return None
+        if system <= system_then or used < used_then:
+            return None
+        return round((used - used_then) / (system - system_then) * cores * 100.0, 1)
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -131,17 +168,18 @@ class DockerContainer:
             restarted = self._started_at is not None and started != self._started_at
             self._started_at = started
             if restarted:
+                self._cpu_ref = None
                 return {"process_alive": False, "pid": state.get("Pid")}
-            stats = found.stats(stream=False)
+            stats = found.stats(stream=False, one_shot=True)
         except Exception as exc:  # docker.errors.* and connection errors alike
             raise SourceDown(f"{self.name}: {exc}") from None
         out: dict[str, Any] = {"process_alive": True, "pid": state.get("Pid")}
-        cpu = cpu_percent_from_stats(stats)
+        cpu = self._cpu(stats)
         if cpu is not None:
             out["cpu_percent"] = cpu
-        memory = stats.get("memory_stats", {}).get("usage")
-        if isinstance(memory, int | float):
-            out["rss_bytes"] = int(memory)
+        memory = memory_from_stats(stats)
+        if memory is not None:
+            out["rss_bytes"] = memory
         return out
 
     async def sample(self) -> dict[str, Any]:

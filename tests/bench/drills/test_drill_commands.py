@@ -46,7 +46,19 @@ def test_an_unknown_drill_is_invalid_input(capsys: pytest.CaptureFixture[str]) -
     assert main(["drill", "no-such-drill"]) == exitcodes.INVALID_INPUT
     assert "known:" in capsys.readouterr().err
     assert main(["rehearse", "--only", "nope"]) == exitcodes.INVALID_INPUT
-    assert main(["drill", "baseline", "--runtime", "compose"]) == exitcodes.INVALID_INPUT
+
+
+def test_a_compose_drill_without_a_docker_engine_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    out = tmp_path / "run"
+    code = main(["drill", "baseline", "--runtime", "compose", "--out", str(out)])
+    assert code == exitcodes.INFRASTRUCTURE
+    err = capsys.readouterr().err
+    assert "no Docker engine answers" in err
+    assert "Traceback" not in err
+    assert not (out / "stack" / "stack.json").exists()  # nothing recorded as running
 
 
 def test_matching_needs_the_zone_and_exactly_the_expected_findings() -> None:
@@ -65,7 +77,7 @@ def test_rehearse_runs_each_drill_then_its_fix_and_stops_when_interrupted(
     drills = [find_drill("baseline"), find_drill("pool-exhaustion")]
     calls: list[tuple[str, bool, Path]] = []
 
-    def fake(drill: Drill, out: Path, *, fix: bool, quick: bool) -> DrillResult:
+    def fake(drill: Drill, out: Path, *, fix: bool, quick: bool, runtime: str) -> DrillResult:
         calls.append((drill.name, fix, out))
         expected = drill.expectation(fix)
         return _result(drill, fix=fix, zone=expected.zone, findings=expected.findings)
@@ -84,7 +96,9 @@ def test_rehearse_runs_each_drill_then_its_fix_and_stops_when_interrupted(
     assert "pool-exhaustion --fix" in table
     assert "4/4 matched" in table
 
-    def interrupted_run(drill: Drill, out: Path, *, fix: bool, quick: bool) -> DrillResult:
+    def interrupted_run(
+        drill: Drill, out: Path, *, fix: bool, quick: bool, runtime: str
+    ) -> DrillResult:
         return _result(drill, fix=fix, zone="green", findings=(), code=exitcodes.INTERRUPTED)
 
     results, interrupted = rehearse(drills, tmp_path, quick=True, run=interrupted_run)
