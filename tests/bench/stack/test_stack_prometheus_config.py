@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bench.stack.processes import has_binary
+from bench.stack.processes import find_binary, has_binary
 from bench.stack.prometheus import (
     ALERT_RULES,
     GENERATOR_TARGETS,
@@ -106,3 +107,41 @@ def test_promtool_accepts_the_generated_files(tmp_path: Path) -> None:
     rules = promtool_check("rules", tmp_path / "alerts.yml")
     assert rules.returncode == 0, rules.stdout + rules.stderr
     assert "15 rules found" in rules.stdout
+
+
+ALERTS_TEST = """
+rule_files: [{rules}]
+evaluation_interval: 1s
+tests:
+  - interval: 1s
+    input_series:
+      - series: 'up{{job="generator", instance="127.0.0.1:9464"}}'
+        values: '0x30'
+      - series: 'up{{job="backend", instance="127.0.0.1:8081"}}'
+        values: '1x10 0x20'
+    alert_rule_test:
+      - eval_time: 8s
+        alertname: ScrapeTargetDown
+        exp_alerts: []
+      - eval_time: 25s
+        alertname: ScrapeTargetDown
+        exp_alerts:
+          - exp_labels: {{severity: critical, job: backend, instance: "127.0.0.1:8081"}}
+            exp_annotations:
+              summary: "backend (127.0.0.1:8081) is not answering /metrics"
+"""
+
+
+@needs_promtool
+def test_a_target_down_alerts_but_the_generator_between_runs_does_not(tmp_path: Path) -> None:
+    tests = tmp_path / "alerts_test.yml"
+    tests.write_text(ALERTS_TEST.format(rules=json.dumps(str(ALERT_RULES))))
+    checked = subprocess.run(
+        [find_binary("promtool"), "test", "rules", str(tests)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
