@@ -1,6 +1,6 @@
 """The drills' seam with the generator's monitor and diagnosis (generator/monitor,
 generator/diagnosis): the monitor a drill run points at its stack, and the zone and findings
-read back from the run's summary.json. Kept in one place so the drills depend on those
+read back from the run's summary.json (findings, and the `info` ones as notes). Kept in one place so the drills depend on those
 packages through three small functions."""
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ def runner_kwargs(monitor: Monitor) -> dict[str, Any]:
     return {"monitor": monitor}
 
 
-def observed(summary: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
-    """The run's zone and the names of the rules that fired (sorted, each once)."""
+def observed(summary: dict[str, Any]) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    """The run's zone, the rules that fired as findings and those that fired as `info` notes
+    (each sorted, each name once)."""
     zone = summary.get("zone")
     if zone is None and isinstance(summary.get("verdict"), dict):
         zone = summary["verdict"].get("zone")
-    rules = {
-        str(item.get("rule"))
-        for item in summary.get("findings") or []
-        if isinstance(item, dict) and item.get("rule")
-    }
-    return (str(zone) if zone is not None else None), tuple(sorted(rules))
+    findings, notes = set(), set()
+    for item in findings_of(summary):
+        if item.get("rule"):
+            (notes if item.get("severity") == "info" else findings).add(str(item["rule"]))
+    return (str(zone) if zone is not None else None), tuple(sorted(findings)), tuple(sorted(notes))
 
 
 def findings_of(summary: dict[str, Any]) -> list[dict[str, Any]]:

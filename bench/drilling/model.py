@@ -56,10 +56,13 @@ class _Frozen(BaseModel):
 
 
 class Expectation(_Frozen):
-    """What callbench must conclude: the zone and exactly these findings (no others)."""
+    """What callbench must conclude: the zone and exactly these findings (no others); ``notes``
+    are the rules expected to fire at `info` severity (a failure mode absorbed, no caller hurt),
+    exactly these too."""
 
     zone: Zone
     findings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 class RuntimeChanges(_Frozen):
@@ -193,12 +196,17 @@ def _check_runtime(runtime: RuntimeChanges, where: str) -> list[str]:
 
 
 def _check_expect(expect: Expectation, where: str) -> list[str]:
-    unknown = [name for name in expect.findings if name not in RULES]
-    if unknown:
-        return [f"{where}.findings: unknown rules {unknown}; known: {', '.join(RULES)}"]
-    if len(set(expect.findings)) != len(expect.findings):
-        return [f"{where}.findings: a rule is listed twice"]
-    return []
+    problems = []
+    for key, names in (("findings", expect.findings), ("notes", expect.notes)):
+        unknown = [name for name in names if name not in RULES]
+        if unknown:
+            problems.append(f"{where}.{key}: unknown rules {unknown}; known: {', '.join(RULES)}")
+        elif len(set(names)) != len(names):
+            problems.append(f"{where}.{key}: a rule is listed twice")
+    both = set(expect.findings) & set(expect.notes)
+    if both:
+        problems.append(f"{where}: {sorted(both)} listed as both a finding and a note")
+    return problems
 
 
 def _check_load(drill: Drill) -> list[str]:

@@ -40,6 +40,7 @@ class DrillResult:
     exit_code: int  # the generator's (130 when interrupted)
     summary: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     problems: tuple[str, ...] = ()  # actions that failed, missing verdict, ...
+    notes: tuple[str, ...] = ()  # rules that fired at `info` severity
 
     @property
     def interrupted(self) -> bool:
@@ -51,14 +52,23 @@ class DrillResult:
             not self.problems
             and self.zone == self.expected.zone
             and set(self.findings) == set(self.expected.findings)
+            and set(self.notes) == set(self.expected.notes)
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "drill": self.drill,
             "fix": self.fix,
-            "expected": {"zone": self.expected.zone, "findings": list(self.expected.findings)},
-            "observed": {"zone": self.zone, "findings": list(self.findings)},
+            "expected": {
+                "zone": self.expected.zone,
+                "findings": list(self.expected.findings),
+                "notes": list(self.expected.notes),
+            },
+            "observed": {
+                "zone": self.zone,
+                "findings": list(self.findings),
+                "notes": list(self.notes),
+            },
             "matched": self.matched,
             "problems": list(self.problems),
             "run_dir": str(self.run_dir),
@@ -156,7 +166,7 @@ def run_drill(
         summary, code, problems = asyncio.run(
             _run_load(stack, drill, out_dir, fix=fix, quick=quick, progress=progress)
         )
-    zone, findings = diagnosis.observed(summary)
+    zone, findings, notes = diagnosis.observed(summary)
     if zone is None:
         problems.append("the run's summary has no zone (is generator/diagnosis installed?)")
     result = DrillResult(
@@ -165,6 +175,7 @@ def run_drill(
         expected=drill.expectation(fix),
         zone=zone,
         findings=findings,
+        notes=notes,
         run_dir=out_dir,
         exit_code=code,
         summary=summary,

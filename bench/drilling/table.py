@@ -20,14 +20,17 @@ def list_drills(drills: Sequence[Drill]) -> str:
     return "\n".join(lines)
 
 
+def _conclusion(zone: str, findings: Sequence[str], notes: Sequence[str]) -> str:
+    text = f"{zone}: {', '.join(findings) or 'no finding'}"
+    return text + (f" (note: {', '.join(notes)})" if notes else "")
+
+
 def describe(expectation: Expectation) -> str:
-    findings = ", ".join(expectation.findings) or "no finding"
-    return f"{expectation.zone}: {findings}"
+    return _conclusion(expectation.zone, expectation.findings, expectation.notes)
 
 
 def observed_text(result: DrillResult) -> str:
-    findings = ", ".join(result.findings) or "no finding"
-    return f"{result.zone or '?'}: {findings}"
+    return _conclusion(result.zone or "?", result.findings, result.notes)
 
 
 def next_step(rule: str, directory: Path | None = None) -> str | None:
@@ -85,8 +88,8 @@ def render_result(drill: Drill, result: DrillResult) -> str:
     found = findings_of(result.summary)
     lines += [line for f in found for line in _finding_lines(f)] or ["  no finding"]
     rule = drill.runbook if not result.fix else None
-    rules = [str(f.get("rule")) for f in found]
-    for name in rules or ([rule] if rule else []):
+    rules = [str(f.get("rule")) for f in found if f.get("severity") != "info"]
+    for name in rules or ([rule] if rule else []):  # notes (info) need no next step
         step = next_step(name)
         if step:
             lines.append(f"  next step ({name}): {step}")

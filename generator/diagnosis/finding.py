@@ -8,7 +8,8 @@ from typing import Any, Literal
 from generator.metrics.store import MetricsStore
 from generator.monitor.evidence import MonitorEvidence
 
-Severity = Literal["critical", "warning"]
+# "info": the failure mode happened but was absorbed (no caller hurt) - worth knowing, not a cause.
+Severity = Literal["critical", "warning", "info"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 """upstream_rate_limited: the AI upstream answered with 429s — calls told
 upstream_rate_limited, the backend's upstream_errors_total{kind=rate_limited}, 429 handshakes of
-a direct Realtime connection, or the upstream's own rate-limit counters."""
+a direct Realtime connection, or the upstream's own rate-limit counters.
+
+When the target side counted 429s but no caller was told or refused (retries with backoff
+absorbed every one), the finding is `info`: the provider is pushing back and the backend coped —
+worth watching, not the cause of anything the callers saw."""
 
 from __future__ import annotations
 
@@ -31,7 +35,19 @@ def check(ev: RunEvidence) -> Finding | None:
     if upstream:
         evidence.append(f"the upstream counted {upstream:.0f} rate-limit responses or 429s")
     n = calls(s)
-    share = (told + handshakes) / n if n else 0.0
+    hurt = told + handshakes
+    if not hurt:
+        evidence.append("no caller was told or refused: retries absorbed every 429")
+        return Finding(
+            rule=RULE,
+            title="Upstream 429s absorbed: retries hid them from every caller",
+            severity="info",
+            evidence=evidence,
+            runbook=runbook(RULE),
+            next_step="Nothing failed; watch the 429 rate (retries add latency and load on the "
+            "provider) and keep sessions below the account's limits.",
+        )
+    share = hurt / n if n else 0.0
     return Finding(
         rule=RULE,
         title="Upstream rate limiting: the AI service answered 429",

@@ -17,7 +17,13 @@ from bench.drilling.table import next_step, render_result, render_table
 
 
 def _result(
-    drill: Drill, *, fix: bool, zone: str, findings: tuple[str, ...], code: int = 0
+    drill: Drill,
+    *,
+    fix: bool,
+    zone: str,
+    findings: tuple[str, ...],
+    code: int = 0,
+    notes: tuple[str, ...] = (),
 ) -> DrillResult:
     return DrillResult(
         drill=drill.name,
@@ -25,6 +31,7 @@ def _result(
         expected=drill.expectation(fix),
         zone=zone,
         findings=findings,
+        notes=notes,
         run_dir=Path("/tmp/nowhere"),
         exit_code=code,
         summary={
@@ -68,6 +75,18 @@ def test_matching_needs_the_zone_and_exactly_the_expected_findings() -> None:
     assert not _result(drill, fix=False, zone="red", findings=extra).matched
     assert not _result(drill, fix=False, zone="yellow", findings=("db_pool_exhausted",)).matched
     assert _result(drill, fix=True, zone="green", findings=()).matched
+
+
+def test_notes_must_match_too() -> None:
+    """The 429 storm's fix: retries absorb the 429s, so the rule fires only as an `info` note."""
+    drill = find_drill("upstream-429-storm")
+    assert drill.expectation(True).notes == ("upstream_rate_limited",)
+    noted = _result(drill, fix=True, zone="green", findings=(), notes=("upstream_rate_limited",))
+    assert noted.matched
+    assert "(note: upstream_rate_limited)" in render_table([noted])
+    assert not _result(drill, fix=True, zone="green", findings=()).matched
+    as_finding = ("upstream_rate_limited",)
+    assert not _result(drill, fix=True, zone="green", findings=as_finding).matched
     assert not _result(drill, fix=True, zone="green", findings=("memory_leak",)).matched
 
 
@@ -132,5 +151,5 @@ def test_result_json_round_trip(tmp_path: Path) -> None:
     result = _result(drill, fix=False, zone="green", findings=())
     data: dict[str, Any] = result.to_json()
     assert data["matched"] is True
-    assert data["expected"] == {"zone": "green", "findings": []}
+    assert data["expected"] == {"zone": "green", "findings": [], "notes": []}
     assert Expectation(**data["observed"]) == Expectation(zone="green")

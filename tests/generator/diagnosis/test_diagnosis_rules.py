@@ -143,6 +143,22 @@ def test_rate_limited_fires_on_calls_told_so_and_on_direct_429_handshakes() -> N
     assert upstream_rate_limited.check(evidence(store(), counted)) is not None
 
 
+def test_rate_limited_is_only_a_note_when_retries_absorbed_every_429() -> None:
+    counted = healthy_samples(load__upstream_rate_limited_total=[0] * 5 + [7] * 5)
+    found = upstream_rate_limited.check(evidence(store(ok=20), counted))
+    assert found is not None
+    assert found.severity == "info"
+    assert "absorbed" in found.title
+    assert "retries absorbed every 429" in found.evidence[-1]
+    # The same 429s with one caller in 100 told: callers were hurt, a real finding.
+    told = store(
+        ok=99, failed=1, errors=[({"kind": "server_error", "code": "upstream_rate_limited"}, 1)]
+    )
+    hurt = upstream_rate_limited.check(evidence(told, counted))
+    assert hurt is not None
+    assert hurt.severity == "warning"
+
+
 def test_rate_limited_is_silent_on_other_errors() -> None:
     s = store(ok=15, failed=5, errors=[({"kind": "handshake_rejected", "status": "503"}, 5)])
     assert upstream_rate_limited.check(evidence(s, healthy_samples())) is None
@@ -210,6 +226,40 @@ def test_cpu_bottleneck_needs_a_hot_core_and_latency_rising() -> None:
     assert cpu_bottleneck.check(evidence(store(), hot)) is None  # latency flat and low
     cool = evidence(store(latencies=rising_latencies()), healthy_samples())
     assert cpu_bottleneck.check(cool) is None
+
+
+def saturated_loop(**overrides: object) -> list[dict[str, object]]:
+    """A backend whose event loop is saturated: a hot core, the pool waiting and the backend's
+    view of upstream latency high, while the upstream's own latency stays 400 ms."""
+    keys: dict[str, object] = {
+        "load__cpu_percent": [60, 80, 95, 99, 99, 99, 99, 99, 99, 99],
+        "load__pool_waiting": [0, 0, 1, 2, 3, 4, 4, 5, 5, 5],
+        "load__upstream_latency_p95_ms": [300, 500, 2100, 2600, 3000, 3400, 3800, 4000, 4200, 4400],
+        "load__realtime_first_delta_p95_ms": 400.0,
+    }
+    return healthy_samples(**{**keys, **overrides})
+
+
+def test_a_saturated_loop_is_one_cause_not_three() -> None:
+    s = store(latencies=rising_latencies(end=4400.0))
+    alone = {r: check(evidence(s, saturated_loop())) for r, check in RULES.items()}
+    # Each symptom rule, on its own, fires on what the saturated loop did to the backend's view.
+    assert alone["upstream_slow"] is not None
+    assert alone["db_pool_starvation"] is not None
+    found = diagnose(evidence(s, saturated_loop()))
+    assert [f.rule for f in found] == ["cpu_bottleneck"]
+    notes = [e for e in found[0].evidence if e.startswith("explains")]
+    assert [n.split(" ")[1] for n in notes] == ["upstream_slow", "db_pool_starvation"]
+
+
+def test_a_slow_upstream_by_its_own_measure_is_kept_beside_the_hot_core() -> None:
+    s = store(latencies=rising_latencies(end=4400.0))
+    slow = saturated_loop(load__realtime_first_delta_p95_ms=[400] * 6 + [3000] * 4)
+    found = [f.rule for f in diagnose(evidence(s, slow))]
+    assert found == ["upstream_slow", "cpu_bottleneck"]  # starvation still folded
+    # Without a hot core nothing is folded.
+    cool = saturated_loop(load__cpu_percent=40.0)
+    assert {"upstream_slow", "db_pool_starvation"} <= {f.rule for f in diagnose(evidence(s, cool))}
 
 
 # -- backend_crash ---------------------------------------------------------------------------
