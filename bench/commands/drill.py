@@ -13,12 +13,14 @@ import argparse
 import datetime as dt
 import json
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import exitcodes
 from bench.drilling.model import Drill, find_drill, load_all
+from bench.drilling.rehearsal import ChildRuns, Step, plan, rehearse_lanes
 from bench.drilling.runner import DrillResult, Runtime, run_drill
 from bench.drilling.table import list_drills, render_result, render_table
 from bench.errors import UsageError
@@ -47,10 +49,34 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--quick", action="store_true", help="smaller loads, fit for CI")
     p.add_argument("--only", nargs="+", metavar="NAME", help="rehearse only these drills")
+    p.add_argument(
+        "--repeat",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="run each drill N times in a row (its fix once): every run must match",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="up to N drills at once, each in its own process and stack (solo drills alone)",
+    )
     p.add_argument("--runtime", choices=("local", "compose"), default="local")
     p.add_argument("--out", type=Path, help="directory (default runs/rehearse-<time>)")
     p.add_argument("--json", action="store_true", help="the results as JSON on stdout")
     p.set_defaults(handler=handle_rehearse)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 16")
+    return value
 
 
 def _stamp() -> str:
@@ -116,22 +142,37 @@ def rehearse(
     quick: bool,
     run: Callable[..., DrillResult] = _run,
     runtime: Runtime = "local",
+    repeat: int = 1,
+    jobs: int = 1,
 ) -> tuple[list[DrillResult], bool]:
-    """Every drill, then its fix; stops early (second value True) when interrupted."""
-    results: list[DrillResult] = []
-    for drill in drills:
-        broken = run(drill, out / drill.name / "drill", fix=False, quick=quick, runtime=runtime)
-        results.append(broken)
-        print(render_result(drill, broken), file=sys.stderr)
-        if broken.interrupted:
-            return results, True
-        fixed = run(drill, out / drill.name / "fix", fix=True, quick=quick, runtime=runtime)
-        results.append(fixed)
-        print(render_result(drill, fixed), file=sys.stderr)
-        if fixed.interrupted:
-            return results, True
-        _write_comparison(drill.name, broken, fixed, out / drill.name)
-    return results, False
+    """Every drill ``repeat`` times, then its fix (bench/drilling/rehearsal.py); up to ``jobs``
+    drills at once in child processes. Stops early (second value True) when interrupted."""
+    lock = threading.Lock()
+
+    def report(step: Step, result: DrillResult) -> None:
+        with lock:
+            print(render_result(step.drill, result), file=sys.stderr, flush=True)
+
+    lanes = plan(drills, out, repeat)
+    children = ChildRuns(quick=quick, runtime=runtime)
+    if jobs > 1:
+        _echo(f"rehearsing {len(drills)} drills, up to {jobs} at once (logs: RUN_DIR/drill.log)")
+        step_runner: Callable[[Step], DrillResult] = children
+    else:
+
+        def step_runner(step: Step) -> DrillResult:
+            return run(step.drill, step.out, fix=step.fix, quick=quick, runtime=runtime)
+
+    results, interrupted = rehearse_lanes(
+        lanes, step_runner, report, jobs=jobs, on_interrupt=children.interrupt
+    )
+    for drill in drills:  # the first run of each drill against its fix
+        mine = [r for r in results if r.drill == drill.name]
+        broken = next((r for r in mine if not r.fix), None)
+        fixed = next((r for r in mine if r.fix), None)
+        if broken is not None and fixed is not None:
+            _write_comparison(drill.name, broken, fixed, out / drill.name)
+    return results, interrupted
 
 
 def handle_rehearse(args: argparse.Namespace) -> int:
@@ -143,9 +184,16 @@ def handle_rehearse(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown drills {unknown}; known: {', '.join(sorted(known))}")
         drills = [d for d in drills if d.name in args.only]
     out = args.out or Path("runs") / f"rehearse-{_stamp()}"
-    results, interrupted = rehearse(drills, out, quick=args.quick, runtime=args.runtime)
+    results, interrupted = rehearse(
+        drills, out, quick=args.quick, runtime=args.runtime, repeat=args.repeat, jobs=args.jobs
+    )
     out.mkdir(parents=True, exist_ok=True)
-    document = {"quick": args.quick, "results": [r.to_json() for r in results]}
+    document = {
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "jobs": args.jobs,
+        "results": [r.to_json() for r in results],
+    }
     (out / "rehearse.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(document, indent=2))

@@ -1,7 +1,7 @@
 """The drills' seam with the generator's monitor and diagnosis (generator/monitor,
 generator/diagnosis): the monitor a drill run points at its stack, and the zone and findings
-read back from the run's summary.json (findings, and the `info` ones as notes). Kept in one place so the drills depend on those
-packages through three small functions."""
+read back from the run's summary.json (findings, and the `info` ones as notes). Kept in one
+place so the drills depend on those packages through three small functions."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def observed(summary: dict[str, Any]) -> tuple[str | None, tuple[str, ...], tupl
     zone = summary.get("zone")
     if zone is None and isinstance(summary.get("verdict"), dict):
         zone = summary["verdict"].get("zone")
-    findings, notes = set(), set()
+    findings: set[str] = set()
+    notes: set[str] = set()
     for item in findings_of(summary):
         if item.get("rule"):
             (notes if item.get("severity") == "info" else findings).add(str(item["rule"]))

@@ -107,6 +107,9 @@ class Drill(_Frozen):
     actions: tuple[TimedAction, ...] = ()
     load: dict[str, Any]
     quick_load: dict[str, Any] | None = None  # the smaller load `rehearse --quick` uses
+    # Runs with no other drill beside it in `rehearse --jobs N`: it saturates a core by design,
+    # so a neighbour would skew its figures and its neighbour's.
+    solo: bool = False
     expect: Expectation
     fix: Fix
 

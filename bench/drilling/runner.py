@@ -41,6 +41,7 @@ class DrillResult:
     summary: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     problems: tuple[str, ...] = ()  # actions that failed, missing verdict, ...
     notes: tuple[str, ...] = ()  # rules that fired at `info` severity
+    attempt: int = 1  # which of a rehearsal's repeated runs of the drill
 
     @property
     def interrupted(self) -> bool:
@@ -72,7 +73,32 @@ class DrillResult:
             "matched": self.matched,
             "problems": list(self.problems),
             "run_dir": str(self.run_dir),
+            "exit_code": self.exit_code,
+            "attempt": self.attempt,
         }
+
+    @classmethod
+    def load(cls, drill: Drill, fix: bool, run_dir: Path) -> DrillResult:
+        """The result a run left in ``run_dir`` (drill.json, summary.json): how a rehearsal
+        reads back the runs it made in child processes."""
+        data = json.loads((run_dir / "drill.json").read_text(encoding="utf-8"))
+        summary_path = run_dir / "summary.json"
+        summary = (
+            json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+        )
+        observed = data.get("observed") or {}
+        return cls(
+            drill=drill.name,
+            fix=fix,
+            expected=drill.expectation(fix),
+            zone=observed.get("zone"),
+            findings=tuple(observed.get("findings") or ()),
+            notes=tuple(observed.get("notes") or ()),
+            run_dir=run_dir,
+            exit_code=int(data.get("exit_code", 0)),
+            summary=summary,
+            problems=tuple(data.get("problems") or ()),
+        )
 
 
 def stack_urls(state: StackState) -> dict[str, str]:

@@ -109,10 +109,31 @@ def render_result(drill: Drill, result: DrillResult) -> str:
     return "\n".join(lines)
 
 
+def consistency(results: Sequence[DrillResult]) -> list[str]:
+    """For drills run more than once: whether each concluded the same every time."""
+    runs: dict[str, list[str]] = {}
+    for r in results:
+        if not r.fix:
+            runs.setdefault(r.drill, []).append(observed_text(r))
+    repeated = {name: seen for name, seen in runs.items() if len(seen) > 1}
+    if not repeated:
+        return []
+    lines = [
+        f"{name}: {len(seen)} runs, {len(set(seen))} different conclusions: {sorted(set(seen))}"
+        for name, seen in repeated.items()
+        if len(set(seen)) > 1
+    ]
+    counts = sorted({len(seen) for seen in repeated.values()})
+    times = "/".join(str(n) for n in counts)
+    return lines or [f"each drill run {times} times in a row concluded the same every time"]
+
+
 def render_table(results: Sequence[DrillResult]) -> str:
     rows = [("drill", "expected", "observed", "match")]
+    repeated = any(r.attempt > 1 for r in results)
     for r in results:
-        name = r.drill + (" --fix" if r.fix else "")
+        run = f" (run {r.attempt})" if repeated and not r.fix else ""
+        name = r.drill + run + (" --fix" if r.fix else "")
         rows.append((name, describe(r.expected), observed_text(r), "yes" if r.matched else "NO"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
@@ -120,4 +141,5 @@ def render_table(results: Sequence[DrillResult]) -> str:
     failed = sum(1 for r in results if not r.matched)
     out.append("")
     out.append(f"{len(results) - failed}/{len(results)} matched")
+    out += consistency(results)
     return "\n".join(out)

@@ -65,9 +65,7 @@ def _fold(found: list[Finding], evidence: RunEvidence) -> list[Finding]:
         root = by_rule.get(cause)
         if root is None:
             continue
-        explained = [
-            by_rule[s] for s in symptoms if s in by_rule and not independent(s, evidence)
-        ]
+        explained = [by_rule[s] for s in symptoms if s in by_rule and not independent(s, evidence)]
         if not explained:
             continue
         notes = [
