@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from generator.distributed.tail import merge_event_files
 from generator.errors import InvalidInput
 from generator.metrics.events import EventSink
 from generator.metrics.thresholds import evaluate
+from generator.monitor.evidence import MonitorEvidence
 from generator.report.summary import build_summary
 from generator.runner import RunOutcome, workload_meta, write_outputs
 from generator.scenario import Scenario, scenario_from_dict
@@ -99,10 +100,12 @@ def merge_run_dirs(
     scenario: Scenario | None = None,
     status: str | None = None,
     extra_meta: dict[str, Any] | None = None,
+    monitor: Callable[[float | None], MonitorEvidence] | None = None,
 ) -> RunOutcome:
     """Merges ``run_dirs`` into ``out_dir``; thresholds come from ``scenario`` (default: the
     whole scenario the slices name). ``status``, when given, is the merged run's status as is
-    (the parent of workers knows why they stopped); else the worst of the slices'."""
+    (the parent of workers knows why they stopped); else the worst of the slices'. ``monitor``
+    gives the target monitor's evidence for the merged load's end (a monitored `--workers` run)."""
     problems: list[str] = []
     if not run_dirs:
         problems.append("no run directory to merge")
@@ -138,7 +141,8 @@ def merge_run_dirs(
         **(extra_meta or {}),
     }
     (out_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta)
+    evidence = None if monitor is None else monitor(store.ended_at)
+    summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, evidence)
     write_outputs(out_dir, summary)
     if meta["status"] == "interrupted":
         code = exitcodes.INTERRUPTED

@@ -125,8 +125,6 @@ def run_distributed(
     count = resolve_workers(requested, scenario)
     if count <= 1:
         return run_local(scenario, out_dir)
-    if ambient_monitor_active():
-        print("callbench: the target monitor does not run with --workers > 1", file=sys.stderr)
     outcome = run_workers(args, scenario, out_dir, count, progress_stream())
     print_outcome(outcome, as_json)
     return outcome.exit_code

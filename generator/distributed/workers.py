@@ -31,10 +31,12 @@ from typing import TextIO
 from bench import exitcodes
 from bench.errors import StackError, UsageError
 from generator.distributed.merge import merge_run_dirs
+from generator.distributed.parent_monitor import ParentMonitor
 from generator.distributed.tail import EventTail, replay, replay_store
 from generator.errors import TargetUnreachable
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
+from generator.monitor.cli import ambient_monitor
 from generator.report.summary import live_figures
 from generator.report.terminal import render_progress
 from generator.runner import RunOutcome
@@ -158,7 +160,43 @@ def run_workers(
     count: int,
     progress: TextIO | None = None,
 ) -> RunOutcome:
-    """Runs ``args``' command in ``count`` worker processes and merges them into ``out_dir``."""
+    """Runs ``args``' command in ``count`` worker processes and merges them into ``out_dir``;
+    the target monitor the flags ask for samples from here (parent_monitor.py)."""
+    monitor = ambient_monitor()
+    if monitor is None:
+        return _run_children(args, scenario, out_dir, count, progress, None)
+    watcher = ParentMonitor(monitor)
+    try:
+        return _run_children(args, scenario, out_dir, count, progress, watcher)
+    finally:
+        watcher.close()
+
+
+def _run_children(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    out_dir: Path,
+    count: int,
+    progress: TextIO | None,
+    watcher: ParentMonitor | None,
+) -> RunOutcome:
+    extra: dict[str, object] = {"workers": count}
+    if watcher is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            watcher.baseline(out_dir / "monitor.jsonl")
+        except KeyboardInterrupt:
+            raise StackError(
+                "monitor", "interrupted during the baseline; no load was sent"
+            ) from None
+        c = watcher.monitor.config
+        extra["monitor"] = {
+            "interval_s": c.interval_s,
+            "cooldown_s": c.cooldown_s,
+            "memory_tolerance": c.memory_tolerance,
+            "db_tolerance": c.db_tolerance,
+        }
+        watcher.start_load()
     context = multiprocessing.get_context("spawn")
     dirs = [out_dir / "workers" / str(i) for i in range(count)]
     procs: list[BaseProcess] = []
@@ -173,6 +211,13 @@ def run_workers(
         procs.append(proc)
     supervisor = Supervisor(procs, dirs, scenario.parsed_thresholds(), progress)
     supervisor.run()
+    if watcher is not None:
+        watcher.end_load()
+        if supervisor.status != "interrupted":
+            try:
+                watcher.cooldown()
+            except KeyboardInterrupt:
+                supervisor.status = "interrupted"  # the results so far are still merged
     codes = [p.exitcode for p in procs]
     for code, run_dir in zip(codes, dirs, strict=True):
         if code == exitcodes.INVALID_INPUT:
@@ -188,5 +233,11 @@ def run_workers(
     if status is None and any(c not in (0, 1, exitcodes.INTERRUPTED) for c in codes):
         print(f"callbench: a worker died (exit codes {codes})", file=sys.stderr)
         status = "interrupted"
-    return merge_run_dirs(ran, out_dir, scenario=scenario, status=status,
-                          extra_meta={"workers": count})  # fmt: skip
+    return merge_run_dirs(
+        ran,
+        out_dir,
+        scenario=scenario,
+        status=status,
+        extra_meta=extra,
+        monitor=None if watcher is None else watcher.evidence,
+    )

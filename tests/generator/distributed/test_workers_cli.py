@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -30,9 +31,19 @@ async def server() -> AsyncIterator[tuple[str, list[int]]]:
         hits[0] += 1
         return web.Response(text="ok", status=503 if request.path == "/fail" else 200)
 
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "ok", "poolStats": {"total": 2, "idle": 2, "waiting": 0}}
+        )
+
+    async def memory(_: web.Request) -> web.Response:
+        return web.json_response({"rss_mb": 48.0})
+
     app = web.Application()
     app.router.add_get("/work", work)
     app.router.add_get("/fail", work)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/debug/memory", memory)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -71,6 +82,35 @@ async def test_two_workers_run_exactly_the_requested_iterations(
     per_worker = [_summary(out / "workers" / str(i))["iterations"] for i in range(2)]
     assert sorted(per_worker) == [20, 21]
     assert main(["report", str(out), "--format", "json"]) == 0  # the merged dir re-renders
+
+
+@pytest.mark.timeout(90)
+async def test_the_parent_monitors_the_target_of_a_workers_run(
+    server: tuple[str, list[int]], tmp_path: Path
+) -> None:
+    url, hits = server
+    endpoints = tmp_path / "endpoints.yaml"
+    endpoints.write_text(yaml.safe_dump(ENDPOINTS), encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["http", "--url", url, "--endpoints", str(endpoints), "--requests", "40",
+            "--concurrency", "4", "--no-health-check", "--workers", "2", "--out", str(out),
+            "--health-url", f"{url}/healthz", "--memory-url", f"{url}/debug/memory",
+            "--pid", str(os.getpid()), "--cooldown", "2s"]  # fmt: skip
+    code = await asyncio.to_thread(main, argv)
+    assert code == 0
+    assert hits[0] == 40
+    rows = [json.loads(line) for line in (out / "monitor.jsonl").read_text().splitlines()]
+    assert {"baseline", "load", "cooldown"} <= {r["phase"] for r in rows}
+    assert all(r.get("pool_size") == 2 for r in rows), rows[0]
+    assert any(r.get("rss_bytes") for r in rows)  # the --pid source, read by the parent
+    for i in range(2):  # the workers themselves did not monitor
+        assert not (out / "workers" / str(i) / "monitor.jsonl").exists()
+    summary = _summary(out)
+    assert summary["zone"] in ("green", "yellow", "red")
+    assert sum(summary["monitor"]["samples"].values()) == len(rows)
+    meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert meta["workers"] == 2
+    assert meta["monitor"]["cooldown_s"] == 2.0
 
 
 @pytest.mark.timeout(90)
