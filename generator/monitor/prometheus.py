@@ -75,6 +75,7 @@ COUNTERS: dict[str, tuple[str, str, dict[str, str]]] = {
 # Histograms: family name → key of its windowed p95 in milliseconds.
 HISTOGRAMS = {
     B + "upstream_latency_seconds": "upstream_latency_p95_ms",
+    B + "event_loop_lag_seconds": "loop_lag_p95_ms",
     R + "first_delta_seconds": "realtime_first_delta_p95_ms",
 }
 

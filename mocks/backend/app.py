@@ -17,6 +17,7 @@ from mocks.backend.calls import close_ws
 from mocks.backend.config import BackendConfig
 from mocks.backend.db import DbUnavailable
 from mocks.backend.keys import STATE_KEY
+from mocks.backend.metrics import BackendMetrics
 from mocks.backend.state import BackendState
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,25 @@ def _port(runner: web.AppRunner) -> int:
     raise RuntimeError("the server has no TCP address")
 
 
+LAG_TICK_S = 0.05
+
+
+async def watch_loop_lag(metrics: BackendMetrics, tick_s: float = LAG_TICK_S) -> None:
+    """Observes, every ``tick_s``, how much later than asked the loop woke this task."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time() + tick_s
+        await asyncio.sleep(tick_s)
+        metrics.event_loop_lag_seconds.observe(max(0.0, loop.time() - asked))
+
+
 class BackendServer:
     """The backend in this process: ``await start()``, then ``.url``/``.ws_url``/``.admin_url``."""
 
     def __init__(self, config: BackendConfig, *, clock: Callable[[], float] = time.monotonic):
         self.state = BackendState(config, clock=clock)
         self._runners: list[web.AppRunner] = []
+        self._lag_watch: asyncio.Task[None] | None = None
         self.url = ""
         self.ws_url = ""
         self.admin_url = ""
@@ -84,6 +98,7 @@ class BackendServer:
             self._runners.append(control)
             # The admin API changes the system under test: never reachable off this host.
             await web.TCPSite(control, LOOPBACK, admin_port).start()
+            self._lag_watch = asyncio.create_task(watch_loop_lag(self.state.metrics))
         except BaseException:
             await self.close()
             raise
@@ -93,6 +108,10 @@ class BackendServer:
         self.admin_url = f"http://{LOOPBACK}:{_port(control)}"
 
     async def close(self) -> None:
+        watch, self._lag_watch = self._lag_watch, None
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()

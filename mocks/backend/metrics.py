@@ -35,6 +35,14 @@ class BackendMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20),
             registry=r,
         )
+        # How late the event loop wakes a 50 ms timer: a saturated loop shows it whatever else
+        # eats the core (its own CPU work, or a neighbour's), where CPU percent alone may not.
+        self.event_loop_lag_seconds = Histogram(
+            f"{p}event_loop_lag_seconds",
+            "How late the event loop ran a timer due every 50 ms",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
         self.upstream_errors_total = Counter(
             f"{p}upstream_errors_total", "Upstream failures, by kind", ["kind"], registry=r
         )

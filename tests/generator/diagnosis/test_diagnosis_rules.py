@@ -228,6 +228,25 @@ def test_cpu_bottleneck_needs_a_hot_core_and_latency_rising() -> None:
     assert cpu_bottleneck.check(cool) is None
 
 
+def test_cpu_bottleneck_on_a_shared_core_reads_the_loop_lag() -> None:
+    """A backend starved by a neighbour: its CPU peaks under 90 %, its loop wakes late."""
+    shared = healthy_samples(
+        load__cpu_percent=[40, 84, 46, 65, 42, 66, 56, 77, 90, 60],
+        load__loop_lag_p95_ms=[5, 80, 400, 900, 1500, 1800, 2200, 2500, 2400, 2600],
+    )
+    rising = store(latencies=rising_latencies(end=5400.0))
+    found = cpu_bottleneck.check(evidence(rising, shared))
+    assert found is not None
+    assert "event loop lag p95 at or above 100 ms in 8 of 10" in found.evidence[1]
+    # A late loop with a cool CPU is blocked (sleeps, sync I/O), not short of CPU.
+    blocked = healthy_samples(
+        load__loop_lag_p95_ms=[5, 80, 400, 900, 1500, 1800, 2200, 2500, 2400, 2600]
+    )
+    assert cpu_bottleneck.check(evidence(rising, blocked)) is None
+    # Lag without the latency callers feel is not a finding either.
+    assert cpu_bottleneck.check(evidence(store(), shared)) is None
+
+
 def saturated_loop(**overrides: object) -> list[dict[str, object]]:
     """A backend whose event loop is saturated: a hot core, the pool waiting and the backend's
     view of upstream latency high, while the upstream's own latency stays 400 ms."""

@@ -3,11 +3,14 @@ bearer auth, rate limits, metrics, the admin API, and Twilio-signed webhooks."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from backend_helpers import BackendFactory
 
 from bench.stack.postgres import PostgresInfo
+from mocks.backend.calls import burn_cpu
 from mocks.backend.twilio_signature import compute_signature
 
 TOKEN = "callbench-dev-token"
@@ -162,3 +165,29 @@ async def test_pool_knob_change_recreates_pool(
             assert r.status == 200
         async with http.get(f"{backend.url}/healthz") as r:
             assert (await r.json())["poolStats"]["total"] >= 3
+
+
+async def test_a_blocked_loop_shows_in_the_lag_histogram(make_backend: BackendFactory) -> None:
+    from generator.monitor.prometheus import parse_metrics, quantile
+
+    backend = await make_backend()
+
+    async def lag_buckets(http: aiohttp.ClientSession) -> dict[float, float]:
+        async with http.get(f"{backend.admin_url}/metrics") as r:
+            _, histograms = parse_metrics(await r.text())
+        return histograms["loop_lag_p95_ms"]
+
+    async with aiohttp.ClientSession() as http:
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await lag_buckets(http)).get(float("inf"), 0) < 3:  # a few quiet ticks first
+            assert asyncio.get_running_loop().time() < deadline, "the lag watcher never ticked"
+            await asyncio.sleep(0.05)
+        quiet = quantile(await lag_buckets(http), 0.95)
+        assert quiet is not None
+        assert quiet < 0.1
+        for _ in range(3):
+            burn_cpu(300)  # 300 ms of CPU on the loop: what the cpu_burn knob does per frame
+            await asyncio.sleep(0.06)  # let the watcher run and record it
+        buckets = await lag_buckets(http)
+        late = buckets[float("inf")] - buckets[0.25]
+        assert late >= 3  # each blocked stretch seen as >= 250 ms late
