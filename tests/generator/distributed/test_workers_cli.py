@@ -61,18 +61,22 @@ def _summary(run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def http_on_two_workers(url: str, tmp_path: Path, requests: int) -> list[str]:
+    """`callbench http` of ``requests`` GETs of /work, 4 at a time, on 2 workers, into RUN."""
+    endpoints = tmp_path / "endpoints.yaml"
+    endpoints.write_text(yaml.safe_dump(ENDPOINTS), encoding="utf-8")
+    return ["http", "--url", url, "--endpoints", str(endpoints), "--requests", str(requests),
+            "--concurrency", "4", "--no-health-check", "--workers", "2",
+            "--out", str(tmp_path / "run")]  # fmt: skip
+
+
 @pytest.mark.timeout(90)
 async def test_two_workers_run_exactly_the_requested_iterations(
     server: tuple[str, list[int]], tmp_path: Path
 ) -> None:
     url, hits = server
-    endpoints = tmp_path / "endpoints.yaml"
-    endpoints.write_text(yaml.safe_dump(ENDPOINTS), encoding="utf-8")
     out = tmp_path / "run"
-    argv = ["http", "--url", url, "--endpoints", str(endpoints), "--requests", "41",
-            "--concurrency", "4", "--no-health-check", "--workers", "2",
-            "--out", str(out)]  # fmt: skip
-    code = await asyncio.to_thread(main, argv)
+    code = await asyncio.to_thread(main, http_on_two_workers(url, tmp_path, 41))
     assert code == 0
     summary = _summary(out)
     assert summary["iterations"] == 41 == hits[0]
@@ -89,13 +93,10 @@ async def test_the_parent_monitors_the_target_of_a_workers_run(
     server: tuple[str, list[int]], tmp_path: Path
 ) -> None:
     url, hits = server
-    endpoints = tmp_path / "endpoints.yaml"
-    endpoints.write_text(yaml.safe_dump(ENDPOINTS), encoding="utf-8")
     out = tmp_path / "run"
-    argv = ["http", "--url", url, "--endpoints", str(endpoints), "--requests", "40",
-            "--concurrency", "4", "--no-health-check", "--workers", "2", "--out", str(out),
-            "--health-url", f"{url}/healthz", "--memory-url", f"{url}/debug/memory",
-            "--pid", str(os.getpid()), "--cooldown", "2s"]  # fmt: skip
+    argv = http_on_two_workers(url, tmp_path, 40)
+    argv += ["--health-url", f"{url}/healthz", "--memory-url", f"{url}/debug/memory",
+             "--pid", str(os.getpid()), "--cooldown", "2s"]  # fmt: skip
     code = await asyncio.to_thread(main, argv)
     assert code == 0
     assert hits[0] == 40
