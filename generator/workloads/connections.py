@@ -65,9 +65,19 @@ def connection_url(template: str, rng: Random, pages: Sequence[str] = ()) -> str
 
 async def open_ws(url: str, timeout_s: float) -> ClientConnection:
     """Open a client connection the way the generator always does: no compression (so that
-    frame sizes and CPU are what the server sends), no proxy from the environment."""
+    frame sizes and CPU are what the server sends), no proxy from the environment, and no
+    keepalive pings: a browser's WebSocket never pings (so a visitor's connection should not
+    either), and each keepalive is a task and a timer per held connection (~2 kB of the ~20 kB
+    of Python objects one costs, docs/performance.md). A dead peer still ends the hold, at its
+    end or with the server's close."""
     return await connect(
-        url, compression=None, proxy=None, open_timeout=timeout_s, close_timeout=5, max_size=None
+        url,
+        compression=None,
+        proxy=None,
+        open_timeout=timeout_s,
+        close_timeout=5,
+        max_size=None,
+        ping_interval=None,
     )
 
 
@@ -151,8 +161,8 @@ class ConnectionsWorkload:
         """Read until the hold ends (then close 1000) or the server ends it first."""
         try:
             async with asyncio.timeout(hold_s):
-                async for _ in ws:
-                    pass
+                while True:  # recv, not `async for`: no async generator per held connection
+                    await ws.recv()
         except TimeoutError:
             await ws.close(1000)
             return None
