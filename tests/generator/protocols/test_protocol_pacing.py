@@ -3,6 +3,8 @@ schedule, with a small send lag, and a late frame does not shift the ones after 
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import statistics
 import time
@@ -43,6 +45,7 @@ async def _run(delay_frame: int | None = None) -> tuple[float, list[float], list
     return t0, lags, arrivals, end
 
 
+@pytest.mark.timing
 async def test_send_lag_is_small_and_schedule_does_not_drift() -> None:
     t0, lags, arrivals, end = await _run()
     assert len(lags) == FRAMES

@@ -94,6 +94,7 @@ async def test_function_calls_on_the_first_turns(upstream: Any) -> None:
     assert store.trend("turn_latency").count == 2
 
 
+@pytest.mark.timing
 @pytest.mark.timeout(60)
 async def test_turn_latency_matches_injected_latency(upstream: Any) -> None:
     await _admin(
