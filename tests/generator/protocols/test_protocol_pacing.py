@@ -3,12 +3,11 @@ schedule, with a small send lag, and a late frame does not shift the ones after 
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import statistics
 import time
 
+import pytest
 from call_fakes import ws_server
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
