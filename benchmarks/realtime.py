@@ -1,11 +1,16 @@
-"""Two benchmarks on WebSockets, the generator on core 0 and a cheap server on core 1.
+"""Two benchmarks on WebSockets, the client on core 0 and a cheap server on core 1, each peer in
+turn per round (interleaved), medians over the rounds.
 
-Calls: concurrent Twilio-protocol calls (20 ms frames) against twilio_sink.py at rising levels;
-the highest level whose `send_lag` p99 stays under 10 ms is the figure (target >= 500).
+Calls: concurrent Twilio-protocol calls (20 ms frames) against twilio_sink.py at rising levels,
+callbench (`callbench run`, one worker) vs a bare `websockets` client sending the same frames on
+the same schedule (`twilio_sink.py client`); the highest level whose `send_lag` p99 stays under
+10 ms is the figure (target >= 500). Each call streams for the whole run, so every level holds
+that many calls at once; CPU is sampled from outside while all of them are up.
 
-Idle connections: peak RSS of `callbench connections` holding N idle WebSockets vs a plain
-`websockets` client (ws_hold.py); per connection = (RSS at N - RSS at N0) / (N - N0), so the
-interpreter and libraries cancel out (target < 40 kB at 10,000)."""
+Idle connections: RSS of `callbench connections` holding N idle WebSockets vs a plain
+`websockets` client (ws_hold.py), sampled from outside while all N are open; per connection =
+(RSS at N - RSS at N0) / (N - N0), so the interpreter and libraries cancel out (target < 40 kB
+at 10,000)."""
 
 from __future__ import annotations
 
