@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import random
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping
@@ -237,8 +236,9 @@ class Runner:
         tags = {"workload": name}
 
         async def body(vu: int, iteration: int, intended: float) -> None:
-            rng = random.Random(f"{seed}/{name}/{iteration}")
-            ctx = IterationContext(vu, iteration, intended, store, rng)
+            ctx = IterationContext(
+                vu, iteration, intended, store, seed=f"{seed}/{name}/{iteration}"
+            )
             try:
                 await workload.iteration(ctx)
             except Exception as exc:  # workloads record target failures; this is a bug in one

@@ -3,22 +3,25 @@
 One JSON object per line. The first line is the header, the rest are observations, the last (when
 the run ended normally) is the end mark:
 
-    {"k": "start", "format": 1, "wall": 1732260000.123}
-    {"k": "t", "t": 1.234, "n": "turn_latency", "v": 812.5, "g": {"protocol": "native"}}
-    {"k": "c", "t": 1.240, "n": "errors_total", "v": 1, "g": {"kind": "refused"}}
-    {"k": "r", "t": 1.250, "n": "call_success", "v": 1, "g": {}}      (v: 1 pass, 0 fail)
-    {"k": "g", "t": 2.000, "n": "vus", "v": 10, "g": {"workload": "calls"}}
-    {"k": "end", "t": 20.5}
+    {"k":"start","format":1,"wall":1732260000.123}
+    {"k":"t","n":"turn_latency","g":{"protocol":"native"},"t":1.234,"v":812.5}
+    {"k":"c","n":"errors_total","g":{"kind":"refused"},"t":1.24,"v":1}
+    {"k":"r","n":"call_success","g":{},"t":1.25,"v":1}      (v: 1 pass, 0 fail)
+    {"k":"g","n":"vus","g":{"workload":"calls"},"t":2.0,"v":10.0}
+    {"k":"end","t":20.5}
 
-``t`` is seconds since the store started. Lines are buffered and flushed at least once a second
-(and at the end), so a killed run loses at most its last second; a torn last line is skipped.
+``t`` is seconds since the store started. An observation line is a prefix fixed per kind, metric
+and tag set, encoded once, followed by ``t`` and ``v``: the writer runs for every value the run
+records, and a `json.dumps` of a dict each time cost more than the rest of the recording.
+Lines are buffered and flushed at least once a second (and at the end), so a killed run loses at
+most its last second; a torn last line is skipped.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +49,15 @@ class EventSink:
         if self._clock() - self._last_flush >= self._interval:
             self.flush()
 
+    def write_observation(self, prefix: str, t: float, value: float) -> None:
+        """One observation line from its ``event_prefix`` (``t`` already rounded)."""
+        if value - value != 0:  # NaN or ±inf: not JSON numbers; json.dumps spells them
+            self._buffer.append(f'{prefix}{t!r},"v":{json.dumps(value)}}}')
+        else:
+            self._buffer.append(f'{prefix}{t!r},"v":{value!r}}}')
+        if self._clock() - self._last_flush >= self._interval:
+            self.flush()
+
     def flush(self) -> None:
         self._last_flush = self._clock()
         if self._file is None or not self._buffer:
@@ -59,6 +71,12 @@ class EventSink:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def event_prefix(kind: str, name: str, tags: Iterable[tuple[str, str]]) -> str:
+    """The fixed start of an observation line: kind, metric and tags, up to the ``t`` value."""
+    head = json.dumps({"k": kind, "n": name, "g": dict(tags)}, separators=(",", ":"))
+    return head[:-1] + ',"t":'
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.metrics.events import FORMAT_VERSION, EventSink, read_events
+from generator.metrics.events import FORMAT_VERSION, EventSink, event_prefix, read_events
 from generator.metrics.series import Series, TagKey, round3
 from generator.metrics.trend import TrendAcc, TrendStats
 
@@ -31,6 +31,32 @@ Listener = Callable[[str, str, float, TagKey], None]
 
 def tag_key(tags: Tags) -> TagKey:
     return tuple(sorted((str(k), str(v)) for k, v in (tags or {}).items()))
+
+
+# Call sites build the same few tag dicts over and over; sorting them is a good part of recording
+# one value, so keys are remembered by the dict's items. Bounded: tags with ever-new values
+# (an id per call) only empty the cache now and then.
+_KEY_CACHE: dict[tuple[tuple[Any, Any], ...], TagKey] = {}
+_KEY_CACHE_MAX = 4096
+
+
+def cached_tag_key(tags: Tags) -> TagKey:
+    if not tags:
+        return ()
+    items = tuple(tags.items())
+    try:
+        return _KEY_CACHE[items]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable tag value: str() makes it a key anyway
+        return tag_key(tags)
+    key = tag_key(tags)
+    # Only all-str items are remembered: 1, 1.0 and True are equal as dict keys but not as tags.
+    if all(type(k) is str and type(v) is str for k, v in items):
+        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[items] = key
+    return key
 
 
 def matches(key: TagKey, tag_filter: Tags) -> bool:
@@ -74,6 +100,8 @@ class MetricsStore:
         self.rates: dict[str, dict[TagKey, list[int]]] = {}
         self.gauges: dict[str, dict[TagKey, GaugeAcc]] = {}
         self.series = Series()
+        # events.jsonl line prefixes by (kind, metric, tags): see events.event_prefix.
+        self._prefixes: dict[tuple[str, str, TagKey], str] = {}
         if sink is not None:
             sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
 
@@ -91,34 +119,36 @@ class MetricsStore:
 
     def _emit(self, kind: str, offset: float, name: str, value: float, key: TagKey) -> None:
         if self._sink is not None:
-            event = {"k": kind, "t": round(offset, 6), "n": name, "v": value, "g": dict(key)}
-            self._sink.write(event)
+            prefix = self._prefixes.get((kind, name, key))
+            if prefix is None:
+                prefix = self._prefixes[(kind, name, key)] = event_prefix(kind, name, key)
+            self._sink.write_observation(prefix, offset, value)
         if self._listener is not None:
             self._listener(kind, name, value, key)
 
     def add_trend(
         self, name: str, value_ms: float, tags: Tags = None, at: float | None = None
     ) -> None:
-        offset, key = self._offset(at), tag_key(tags)
+        offset, key = self._offset(at), cached_tag_key(tags)
         self._trend(name, float(value_ms), key, offset)
         self._emit("t", offset, name, float(value_ms), key)
 
     def add_counter(
         self, name: str, n: int = 1, tags: Tags = None, at: float | None = None
     ) -> None:
-        offset, key = self._offset(at), tag_key(tags)
+        offset, key = self._offset(at), cached_tag_key(tags)
         self._counter(name, int(n), key, offset)
         self._emit("c", offset, name, int(n), key)
 
     def add_rate(self, name: str, ok: bool, tags: Tags = None, at: float | None = None) -> None:
-        offset, key = self._offset(at), tag_key(tags)
+        offset, key = self._offset(at), cached_tag_key(tags)
         self._rate(name, bool(ok), key, offset)
         self._emit("r", offset, name, 1 if ok else 0, key)
 
     def add_gauge(
         self, name: str, value: float, tags: Tags = None, at: float | None = None
     ) -> None:
-        offset, key = self._offset(at), tag_key(tags)
+        offset, key = self._offset(at), cached_tag_key(tags)
         self._gauge(name, float(value), key, offset)
         self._emit("g", offset, name, float(value), key)
 

@@ -1,12 +1,16 @@
-"""The metrics store: exact HDR merges, queries by tag filter, series, events.jsonl round trip."""
+"""The metrics store: exact HDR merges, bucketed recording, queries by tag filter, series,
+events.jsonl round trip."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from pathlib import Path
 
 from generator.metrics.events import EventSink
 from generator.metrics.store import MetricsStore
+from generator.metrics.trend import HIGHEST_US, LOWEST_US, TrendAcc, new_histogram
 
 
 def test_merged_percentiles_equal_one_histogram_of_all_samples() -> None:
@@ -76,3 +80,48 @@ def test_interrupted_file_with_torn_line_still_reads(tmp_path: Path) -> None:
     back = MetricsStore.from_events(path)
     assert back.trend("x").count == 1
     assert back.ended_at is None
+
+
+def test_bucketed_recording_gives_the_percentiles_of_value_by_value_recording() -> None:
+    # TrendAcc counts HDR buckets and folds them into the histogram in bulk; the result must be
+    # the histogram that recording each value would have built, at every percentile.
+    rng = random.Random(11)
+    samples = [rng.lognormvariate(3, 2.5) for _ in range(20_000)]  # ~µs to minutes
+    samples += [0.0, 1e-4, 5_000_000.0]  # below and above the histogram's range: clamped
+    acc, reference = TrendAcc(), new_histogram()
+    for value in samples:
+        acc.add(value)
+        reference.record_value(min(max(round(value * 1000.0), LOWEST_US), HIGHEST_US))
+    for p in (0.1, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99):
+        assert acc.hist.get_value_at_percentile(p) == reference.get_value_at_percentile(p), p
+    assert acc.count == len(samples)
+    assert (acc.min_ms, acc.max_ms) == (min(samples), max(samples))
+
+
+def test_events_lines_are_json_for_any_value_and_tag(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = EventSink(path, clock=lambda: 0.0)
+    store = MetricsStore(clock=lambda: 0.0, sink=sink)
+    odd_tags = {"path": '/a"b\\c', "name": "caf\u00e9 \u260e", "newline": "x\ny"}
+    store.add_gauge("g", float("nan"), odd_tags)  # a gauge may be NaN or infinite; JSON has
+    store.add_gauge("g", float("inf"), odd_tags)  # no such numbers, json.dumps spells them
+    store.add_trend("t", 1e-7, odd_tags)
+    store.add_counter("c", 3, odd_tags)
+    store.add_gauge("g", -2.5)
+    store.finish()
+    sink.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]  # every line parses
+    assert [e["k"] for e in events] == ["start", "g", "g", "t", "c", "g", "end"]
+    assert events[1]["g"] == odd_tags
+    assert math.isnan(events[1]["v"])
+    assert [e["v"] for e in events[2:6]] == [math.inf, 1e-7, 3, -2.5]
+    back = MetricsStore.from_events(path)
+    assert back.counter("c", {"path": '/a"b\\c'}) == 3
+
+
+def test_tags_equal_as_dict_keys_but_not_as_strings_stay_apart() -> None:
+    store = MetricsStore(clock=lambda: 0.0)
+    for value in (True, 1, 1.0, "1", "True"):
+        store.add_counter("c", 1, {"x": value})  # type: ignore[dict-item]
+    assert store.counter_by("c", "x") == {"True": 2, "1": 2, "1.0": 1}
