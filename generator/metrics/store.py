@@ -282,11 +282,17 @@ class MetricsStore:
             self.ended_at = max(self.ended_at or 0.0, other.ended_at)
 
     @classmethod
-    def from_events(cls, path: Path) -> MetricsStore:
-        """Rebuilds the store a run wrote to ``path`` (missing end mark = interrupted run)."""
+    def from_events(
+        cls, path: Path, also: Callable[[dict[str, Any]], None] | None = None
+    ) -> MetricsStore:
+        """Rebuilds the store a run wrote to ``path`` (missing end mark = interrupted run).
+        ``also`` sees every event on the way, for readers that need more than the store (one
+        pass: a long HTTP run writes millions of lines)."""
         store = cls(clock=_frozen_clock)
         replay = {"t": store._trend, "c": store._counter, "r": store._rate, "g": store._gauge}
         for event in read_events(path):
+            if also is not None:
+                also(event)
             kind = event.get("k")
             try:
                 if kind == "end":

@@ -78,18 +78,20 @@ class RunData:
 
 def load_run(run_dir: Path, summary: Mapping[str, Any]) -> RunData:
     events = run_dir / "events.jsonl"
-    rows = MetricsStore.from_events(events).series_rows() if events.is_file() else []
-    data = RunData(run_dir, dict(summary), rows)
+    data = RunData(run_dir, dict(summary), [])
+
+    def iterations(event: dict[str, Any]) -> None:
+        try:
+            if event.get("n") == "iteration_duration" and event.get("k") == "t":
+                end = float(event["t"])
+                data.spans.append((end - float(event["v"]) / 1000.0, end))
+            elif event.get("n") == "dropped_iterations" and event.get("k") == "c":
+                data.dropped.extend([float(event["t"])] * int(event["v"]))
+        except (KeyError, TypeError, ValueError):
+            return
+
     if events.is_file():
-        for event in read_events(events):
-            try:
-                if event.get("n") == "iteration_duration" and event.get("k") == "t":
-                    end = float(event["t"])
-                    data.spans.append((end - float(event["v"]) / 1000.0, end))
-                elif event.get("n") == "dropped_iterations" and event.get("k") == "c":
-                    data.dropped.extend([float(event["t"])] * int(event["v"]))
-            except (KeyError, TypeError, ValueError):
-                continue
+        data.rows = MetricsStore.from_events(events, also=iterations).series_rows()
     data.monitor = read_monitor(run_dir / "monitor.jsonl")
     return data
 
