@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.metrics.events import FORMAT_VERSION, EventSink, event_prefix, read_events
-from generator.metrics.series import Series, TagKey, round3
+from generator.metrics.series import Second, Series, TagKey, round3
 from generator.metrics.trend import TrendAcc, TrendStats
 
 Tags = Mapping[str, str] | None
@@ -33,37 +33,20 @@ def tag_key(tags: Tags) -> TagKey:
     return tuple(sorted((str(k), str(v)) for k, v in (tags or {}).items()))
 
 
-# Call sites build the same few tag dicts over and over; sorting them is a good part of recording
-# one value, so keys are remembered by the dict's items. Bounded: tags with ever-new values
-# (an id per call) only empty the cache now and then.
-_KEY_CACHE: dict[tuple[tuple[Any, Any], ...], TagKey] = {}
-_KEY_CACHE_MAX = 4096
-
-
-def cached_tag_key(tags: Tags) -> TagKey:
-    if not tags:
-        return ()
-    items = tuple(tags.items())
-    try:
-        return _KEY_CACHE[items]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable tag value: str() makes it a key anyway
-        return tag_key(tags)
-    key = tag_key(tags)
-    # Only all-str items are remembered: 1, 1.0 and True are equal as dict keys but not as tags.
-    if all(type(k) is str and type(v) is str for k, v in items):
-        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
-            _KEY_CACHE.clear()
-        _KEY_CACHE[items] = key
-    return key
-
-
 def matches(key: TagKey, tag_filter: Tags) -> bool:
     if not tag_filter:
         return True
     have = dict(key)
     return all(have.get(k) == str(v) for k, v in tag_filter.items())
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One metric and tag set as the recording methods need it (see `MetricsStore._slot`)."""
+
+    key: TagKey
+    table: dict[TagKey, Any]  # the metric's accumulators by tag set; this one is at `key`
+    prefix: str  # its events.jsonl lines' start (events.event_prefix)
 
 
 @dataclass(frozen=True)
@@ -100,8 +83,9 @@ class MetricsStore:
         self.rates: dict[str, dict[TagKey, list[int]]] = {}
         self.gauges: dict[str, dict[TagKey, GaugeAcc]] = {}
         self.series = Series()
-        # events.jsonl line prefixes by (kind, metric, tags): see events.event_prefix.
-        self._prefixes: dict[tuple[str, str, TagKey], str] = {}
+        self._slots: dict[tuple[str, str, tuple[tuple[Any, Any], ...]], _Slot] = {}
+        self._second_at: int | None = None
+        self._second_data = Second()
         if sink is not None:
             sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
 
@@ -111,53 +95,108 @@ class MetricsStore:
         self._listener = listener
 
     # -- recording -------------------------------------------------------------------------
+    # add_trend, add_counter and add_rate run for every request and audio frame, so each looks
+    # its metric and tag set up once (a _Slot: the sorted key, the accumulator and the
+    # events.jsonl prefix) and keeps the current second at hand.
     def _offset(self, at: float | None) -> float:
-        # Rounded as events.jsonl writes it, so a store rebuilt from the file is equal.
-        offset = round((self._clock() if at is None else at) - self.t0, 6)
-        self.last_at = max(self.last_at, offset)
+        # Whole microseconds, as events.jsonl writes them, so a store rebuilt from the file is
+        # equal (an integer over 1e6 is the float that its decimal spelling parses to).
+        offset = int(((self._clock() if at is None else at) - self.t0) * 1e6 + 0.5) / 1e6
+        if offset > self.last_at:
+            self.last_at = offset
         return offset
 
-    def _emit(self, kind: str, offset: float, name: str, value: float, key: TagKey) -> None:
-        if self._sink is not None:
-            prefix = self._prefixes.get((kind, name, key))
-            if prefix is None:
-                prefix = self._prefixes[(kind, name, key)] = event_prefix(kind, name, key)
-            self._sink.write_observation(prefix, offset, value)
-        if self._listener is not None:
-            self._listener(kind, name, value, key)
+    def _second(self, offset: float) -> Second:
+        second = math.floor(offset)
+        if second != self._second_at:
+            self._second_data = self.series.at(second)
+            self._second_at = second
+        return self._second_data
+
+    def _slot(self, kind: str, name: str, tags: Tags) -> _Slot:
+        items = tuple(tags.items()) if tags else ()
+        try:
+            return self._slots[(kind, name, items)]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable tag value
+            items = None  # type: ignore[assignment]
+        key = tag_key(tags)
+        by_tags: dict[TagKey, Any]
+        if kind == "t":
+            by_tags = self.trends.setdefault(name, {})
+            by_tags.setdefault(key, TrendAcc())
+        elif kind == "c":
+            by_tags = self.counters.setdefault(name, {})
+            by_tags.setdefault(key, 0)
+        else:
+            by_tags = self.rates.setdefault(name, {})
+            by_tags.setdefault(key, [0, 0])
+        slot = _Slot(key, by_tags, event_prefix(kind, name, key))
+        # Only all-str items are remembered: 1, 1.0 and True are equal as dict keys but not as
+        # tags.
+        if items is not None and all(type(k) is str and type(v) is str for k, v in items):
+            self._slots[(kind, name, items)] = slot
+        return slot
 
     def add_trend(
         self, name: str, value_ms: float, tags: Tags = None, at: float | None = None
     ) -> None:
-        offset, key = self._offset(at), cached_tag_key(tags)
-        self._trend(name, float(value_ms), key, offset)
-        self._emit("t", offset, name, float(value_ms), key)
+        offset, slot, value = self._offset(at), self._slot("t", name, tags), float(value_ms)
+        slot.table[slot.key].add(value)
+        trends = self._second(offset).trends
+        counts = trends.get(name)
+        if counts is None:
+            counts = trends[name] = Counter()
+        counts[round3(value)] += 1
+        if self._sink is not None:
+            self._sink.write_observation(slot.prefix, offset, value)
+        if self._listener is not None:
+            self._listener("t", name, value, slot.key)
 
     def add_counter(
         self, name: str, n: int = 1, tags: Tags = None, at: float | None = None
     ) -> None:
-        offset, key = self._offset(at), cached_tag_key(tags)
-        self._counter(name, int(n), key, offset)
-        self._emit("c", offset, name, int(n), key)
+        offset, slot, n = self._offset(at), self._slot("c", name, tags), int(n)
+        slot.table[slot.key] += n
+        self._second(offset).counters[(name, slot.key)] += n
+        if self._sink is not None:
+            self._sink.write_observation(slot.prefix, offset, n)
+        if self._listener is not None:
+            self._listener("c", name, n, slot.key)
 
     def add_rate(self, name: str, ok: bool, tags: Tags = None, at: float | None = None) -> None:
-        offset, key = self._offset(at), cached_tag_key(tags)
-        self._rate(name, bool(ok), key, offset)
-        self._emit("r", offset, name, 1 if ok else 0, key)
+        offset, slot, passed = self._offset(at), self._slot("r", name, tags), 1 if ok else 0
+        pair = slot.table[slot.key]
+        pair[0] += passed
+        pair[1] += 1
+        rates = self._second(offset).rates
+        pair = rates.get((name, slot.key))
+        if pair is None:
+            pair = rates[(name, slot.key)] = [0, 0]
+        pair[0] += passed
+        pair[1] += 1
+        if self._sink is not None:
+            self._sink.write_observation(slot.prefix, offset, passed)
+        if self._listener is not None:
+            self._listener("r", name, passed, slot.key)
 
     def add_gauge(
         self, name: str, value: float, tags: Tags = None, at: float | None = None
     ) -> None:
-        offset, key = self._offset(at), cached_tag_key(tags)
+        offset, key = self._offset(at), tag_key(tags)
         self._gauge(name, float(value), key, offset)
-        self._emit("g", offset, name, float(value), key)
+        if self._sink is not None:
+            self._sink.write_observation(event_prefix("g", name, key), offset, float(value))
+        if self._listener is not None:
+            self._listener("g", name, float(value), key)
 
     def finish(self, at: float | None = None) -> None:
         """Marks the end of the run (rates per second divide by the time up to here)."""
         offset = self._offset(at)
         self.ended_at = offset
         if self._sink is not None:
-            self._sink.write({"k": "end", "t": round(offset, 6)})
+            self._sink.write({"k": "end", "t": offset})
             self._sink.flush()
 
     def _trend(self, name: str, value_ms: float, key: TagKey, offset: float) -> None:

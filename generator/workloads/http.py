@@ -1,5 +1,5 @@
 """The HTTP mix workload: each iteration sends one request, drawn from the endpoints file's weighted
-mix with the iteration's seeded RNG, and records what came back.
+mix with the iteration's seeded RNG (a mix of one needs no draw), and records what came back.
 
 Metrics (tags also carry `workload`):
   trend   `http_req_duration` {endpoint, method, status}  ms from the iteration's intended start to
@@ -7,7 +7,7 @@ Metrics (tags also carry `workload`):
   rate    `http_req_failed`   {endpoint}   true when the status was not expected or no answer came
   counter `http_reqs`         {endpoint}
   counter `errors_total`      {kind}       `http_<status>`, `timeout`, `refused`, `closed`,
-                                           `protocol_error`
+                                           `tls`, `protocol_error`
   rate    `health_check`      {phase: start|end}  GET of the health path around the run
 
 The API token (`bearer: true`) is held as a SecretStr and goes into the Authorization header
@@ -20,9 +20,8 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from generator.errors import InvalidInput, TargetUnreachable
@@ -30,6 +29,7 @@ from generator.load.config import problems_of
 from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.endpoints import Endpoint, load_endpoints
+from generator.workloads.http_senders import AiohttpSender, FastSender, Sender
 
 # The seed's acceptance criteria for an endpoint mix, in the thresholds grammar.
 HTTP_THRESHOLD_PRESET: Final[tuple[str, ...]] = (
@@ -55,6 +55,9 @@ class HttpConfig(BaseModel):
     health_path: str | None = "/health"
     timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=100, ge=1)
+    # fast: the lean HTTP/1.1 client (prebuilt request bytes); aiohttp: aiohttp's client, for
+    # what the lean one does not do (proxies, cookies). See http_senders.py.
+    client: Literal["fast", "aiohttp"] = "fast"
     # k6's `sleep()` between requests: a VU waits a seeded random time in [min, max] after each.
     think_min_s: float = Field(default=0.0, ge=0)
     think_max_s: float = Field(default=0.0, ge=0)
@@ -64,19 +67,6 @@ class HttpConfig(BaseModel):
         if self.think_min_s > self.think_max_s:
             raise ValueError(f"think_min_s {self.think_min_s} > think_max_s {self.think_max_s}")
         return self
-
-
-def classify_client_error(exc: BaseException) -> str:
-    """The error kind of a failed request (DESIGN.md taxonomy: connect-time vs after connect)."""
-    if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it too
-        return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "refused"
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
-        return "closed"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "closed"
-    return "protocol_error"
 
 
 def resolve_http_config(
@@ -110,7 +100,7 @@ def resolve_http_config(
 
 
 class HttpWorkload:
-    """One weighted request per iteration over one shared aiohttp session."""
+    """One weighted request per iteration over one shared client (http_senders.py)."""
 
     def __init__(
         self,
@@ -126,99 +116,82 @@ class HttpWorkload:
         self._base_url, self._endpoints, self._token = resolve_http_config(config, env)
         self._weights = [endpoint.weight for endpoint in self._endpoints]
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
+        self._sender: Sender | None = None
+        # Tag dicts built once: the store only reads them.
+        self._tags = {e.name: {"endpoint": e.name, "workload": name} for e in self._endpoints}
+        self._status_tags: dict[tuple[str, int], dict[str, str]] = {}
+        self._error_tags: dict[str, dict[str, str]] = {}
         # setup() and teardown() get no context: health results wait here for a store.
         self._store = store
         self._pending: list[tuple[str, bool]] = []
 
     async def setup(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self.config.max_connections, limit_per_host=self.config.max_connections
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
-            cookie_jar=aiohttp.DummyCookieJar(),  # no state shared between virtual users
+        sender_class = FastSender if self.config.client == "fast" else AiohttpSender
+        self._sender = sender_class(
+            self._base_url,
+            self._token,
+            max_connections=self.config.max_connections,
+            timeout_s=self.config.timeout_s,
         )
         kind = await self._health("start")
-        if kind in ("refused", "timeout"):
-            await self._close_session()
+        if kind in ("refused", "timeout", "tls"):
+            await self._close_sender()
             raise TargetUnreachable(
                 f"{self._base_url}{self.config.health_path}: health check failed ({kind})"
             )
 
     async def iteration(self, ctx: IterationContext) -> None:
-        self._bind(ctx.store)
-        endpoint = ctx.rng.choices(self._endpoints, weights=self._weights)[0]
-        tags = {"endpoint": endpoint.name, "workload": self.name}
-        ctx.store.add_counter("http_reqs", 1, tags)
-        status: int | None = None
-        kind: str | None = None
-        try:
-            async with self._require_session().request(
-                endpoint.method, self._base_url + endpoint.path, **self._request_args(endpoint)
-            ) as response:
-                await response.read()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            kind = classify_client_error(exc)
+        store = ctx.store
+        if self._pending or self._store is None:
+            self._bind(store)
+        if len(self._endpoints) == 1:
+            endpoint = self._endpoints[0]
+        else:
+            endpoint = ctx.rng.choices(self._endpoints, weights=self._weights)[0]
+        tags = self._tags[endpoint.name]
+        store.add_counter("http_reqs", 1, tags)
+        status, kind = await self._require_sender().send(endpoint)
         elapsed_ms = (self._clock() - ctx.intended_start) * 1000.0
         if status is not None:
-            ctx.store.add_trend(
-                "http_req_duration",
-                elapsed_ms,
-                {**tags, "method": endpoint.method, "status": str(status)},
-            )
+            store.add_trend("http_req_duration", elapsed_ms, self._with_status(endpoint, status))
             if not endpoint.expects(status):
                 kind = f"http_{status}"
-        ctx.store.add_rate("http_req_failed", kind is not None, tags)
+        store.add_rate("http_req_failed", kind is not None, tags)
         if kind is not None:
-            ctx.store.add_counter("errors_total", 1, {"kind": kind, "workload": self.name})
+            error_tags = self._error_tags.get(kind)
+            if error_tags is None:
+                error_tags = self._error_tags[kind] = {"kind": kind, "workload": self.name}
+            store.add_counter("errors_total", 1, error_tags)
         if self.config.think_max_s > 0:
             await asyncio.sleep(ctx.rng.uniform(self.config.think_min_s, self.config.think_max_s))
 
     async def teardown(self) -> None:
         try:
-            if self._session is not None:
+            if self._sender is not None:
                 await self._health("end")
         finally:
-            await self._close_session()
+            await self._close_sender()
 
-    def _request_args(self, endpoint: Endpoint) -> dict[str, Any]:
-        headers = dict(endpoint.headers)
-        if endpoint.bearer and self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        args: dict[str, Any] = {"headers": headers}
-        if endpoint.body is not None:
-            if endpoint.body.form is not None:
-                args["data"] = endpoint.body.form
-            else:
-                args["json"] = endpoint.body.json_doc
-        return args
+    def _with_status(self, endpoint: Endpoint, status: int) -> dict[str, str]:
+        found = self._status_tags.get((endpoint.name, status))
+        if found is None:
+            found = {**self._tags[endpoint.name], "method": endpoint.method, "status": str(status)}
+            self._status_tags[(endpoint.name, status)] = found
+        return found
 
     async def _health(self, phase: str) -> str | None:
         """GET the health path; record it; return the transport error kind, if any."""
         if self.config.health_path is None:
             return None
-        kind: str | None = None
-        ok = False
-        try:
-            async with self._require_session().get(
-                self._base_url + self.config.health_path
-            ) as response:
-                await response.read()
-                ok = 200 <= response.status < 300
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            kind = classify_client_error(exc)
-        self._pending.append((phase, ok))
+        status, kind = await self._require_sender().get(self.config.health_path)
+        self._pending.append((phase, status is not None and 200 <= status < 300))
         if self._store is not None:
             self._flush(self._store)
         return kind
 
     def _bind(self, store: MetricsStore) -> None:
-        if self._store is None or self._pending:
-            self._store = store
-            self._flush(store)
+        self._store = store
+        self._flush(store)
 
     def _flush(self, store: MetricsStore) -> None:
         # Recorded when a store is at hand (the runner makes it after setup), not back-dated:
@@ -227,15 +200,15 @@ class HttpWorkload:
             store.add_rate("health_check", ok, {"phase": phase, "workload": self.name})
         self._pending.clear()
 
-    def _require_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def _require_sender(self) -> Sender:
+        if self._sender is None:
             raise RuntimeError("HttpWorkload.setup() was not awaited")
-        return self._session
+        return self._sender
 
-    async def _close_session(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+    async def _close_sender(self) -> None:
+        if self._sender is not None:
+            sender, self._sender = self._sender, None
+            await sender.close()
 
 
 def build_http(name: str, config: Mapping[str, Any], seed: int = 0) -> HttpWorkload:
@@ -253,5 +226,4 @@ __all__ = [
     "HttpConfig",
     "HttpWorkload",
     "build_http",
-    "classify_client_error",
 ]

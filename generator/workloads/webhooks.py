@@ -32,7 +32,7 @@ from generator.errors import InvalidInput
 from generator.load.config import problems_of
 from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
-from generator.workloads.http import classify_client_error
+from generator.workloads.http_senders import classify_client_error
 from generator.workloads.probe import probe_tcp
 from generator.workloads.twilio_sign import SIGNATURE_HEADER, twilio_signature
 

@@ -1,5 +1,6 @@
 """The HTTP mix workload against a small real aiohttp app on 127.0.0.1: the seeded weighted mix,
-statuses and transport errors, the bearer token (sent, never recorded), the health checks."""
+statuses and transport errors, the bearer token (sent, never recorded), the health checks. Every
+test runs with each client (the lean HTTP/1.1 one and aiohttp's): they must record alike."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class App:
         self.auth: list[str | None] = []
         self.forms: list[dict[str, str]] = []
         self.url = ""
+        self.client = "fast"
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -48,8 +50,13 @@ class App:
         return web.Response(text="ok")
 
 
+@pytest.fixture(params=["fast", "aiohttp"])
+def client(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def app() -> AsyncIterator[App]:
+async def app(client: str) -> AsyncIterator[App]:
     state = App()
     application = web.Application()
     application.router.add_get("/health", state.health)
@@ -60,6 +67,7 @@ async def app() -> AsyncIterator[App]:
     await site.start()
     host, port = runner.addresses[0][:2]
     state.url = f"http://{host}:{port}"
+    state.client = client
     yield state
     await runner.cleanup()
 
@@ -70,9 +78,14 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(url: str, endpoints: list[dict[str, object]], **extra: object) -> HttpConfig:
+def _config(app: App, endpoints: list[dict[str, object]], **extra: object) -> HttpConfig:
     return HttpConfig.model_validate(
-        {"base_url": url, "endpoints": parse_endpoints(endpoints, "test"), **extra}
+        {
+            "base_url": app.url,
+            "endpoints": parse_endpoints(endpoints, "test"),
+            "client": app.client,
+            **extra,
+        }
     )
 
 
@@ -92,8 +105,8 @@ async def test_seeded_weighted_mix_follows_the_weights(app: App) -> None:
         {"name": "light", "path": "/e/light", "weight": 1},
     ]
     first, second = RecordingStore(), RecordingStore()
-    await _run(HttpWorkload(_config(app.url, endpoints)), first, 400, seed=42)
-    await _run(HttpWorkload(_config(app.url, endpoints)), second, 400, seed=42)
+    await _run(HttpWorkload(_config(app, endpoints)), first, 400, seed=42)
+    await _run(HttpWorkload(_config(app, endpoints)), second, 400, seed=42)
     share = first.total("http_reqs", endpoint="heavy") / 400
     assert 0.68 <= share <= 0.82
     assert app.hits["heavy"] + app.hits["light"] == 800
@@ -108,23 +121,22 @@ async def test_seeded_weighted_mix_follows_the_weights(app: App) -> None:
 async def test_unexpected_status_refused_and_timeout_are_failures(app: App) -> None:
     store = RecordingStore()
     endpoints = [{"name": "broken", "path": "/e/broken"}]
-    await _run(HttpWorkload(_config(app.url, endpoints)), store, 3)
+    await _run(HttpWorkload(_config(app, endpoints)), store, 3)
     assert store.total("http_req_failed", endpoint="broken") == 3
     assert store.total("errors_total", kind="http_500") == 3
     assert len(store.of("http_req_duration", status="500")) == 3
 
     store = RecordingStore()
-    config = _config(app.url, [{"name": "slow", "path": "/e/slow"}], timeout_s=0.2)
+    config = _config(app, [{"name": "slow", "path": "/e/slow"}], timeout_s=0.2)
     await _run(HttpWorkload(config), store, 1)
     assert store.total("errors_total", kind="timeout") == 1
     assert store.total("http_req_failed") == 1
     assert store.of("http_req_duration") == []
 
     store = RecordingStore()
-    config = _config(app.url, [{"name": "x", "path": "/e/x"}], health_path=None)
-    workload = HttpWorkload(config)
+    app.url = f"http://127.0.0.1:{_closed_port()}"  # nobody there; no health check to notice
+    workload = HttpWorkload(_config(app, [{"name": "x", "path": "/e/x"}], health_path=None))
     await workload.setup()
-    workload._base_url = f"http://127.0.0.1:{_closed_port()}"  # the target goes away mid-run
     ctx = make_ctx(store, iteration=0, start=time.monotonic(), rng=random.Random(0))
     await workload.iteration(ctx)
     await workload.teardown()
@@ -136,7 +148,9 @@ async def test_bearer_and_form_bodies_are_sent_and_the_token_is_never_recorded(a
         {"name": "secure", "path": "/e/secure", "bearer": True},
         {"name": "form", "path": "/e/form", "method": "POST", "body": {"form": {"k": "v"}}},
     ]
-    config = HttpConfig.model_validate({"endpoints": parse_endpoints(endpoints, "test")})
+    config = HttpConfig.model_validate(
+        {"endpoints": parse_endpoints(endpoints, "test"), "client": app.client}
+    )
     env = {"BASE_URL": app.url, "API_TOKEN": TOKEN}
     store = RecordingStore()
     workload = HttpWorkload(config, env=env)
@@ -153,13 +167,13 @@ async def test_bearer_and_form_bodies_are_sent_and_the_token_is_never_recorded(a
 async def test_health_checks_are_recorded_and_an_unreachable_target_stops_setup(app: App) -> None:
     store = RecordingStore()
     endpoints = [{"name": "x", "path": "/e/x"}]
-    await _run(HttpWorkload(_config(app.url, endpoints)), store, 2)
+    await _run(HttpWorkload(_config(app, endpoints)), store, 2)
     phases = [(o.tags["phase"], o.value) for o in store.of("health_check")]
     assert phases == [("start", 1.0), ("end", 1.0)]
     assert app.hits["health"] == 2
 
-    dead = f"http://127.0.0.1:{_closed_port()}"
-    workload = HttpWorkload(_config(dead, endpoints), store=RecordingStore())  # type: ignore[arg-type]
+    app.url = f"http://127.0.0.1:{_closed_port()}"
+    workload = HttpWorkload(_config(app, endpoints), store=RecordingStore())  # type: ignore[arg-type]
     with pytest.raises(TargetUnreachable, match="refused"):
         await workload.setup()
     await workload.teardown()  # safe after a failed setup
