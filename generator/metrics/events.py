@@ -41,7 +41,8 @@ class EventSink:
         self._clock = clock
         self._interval = flush_interval_s
         self._buffer: list[str] = []
-        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        # "w": a run directory given again starts afresh rather than mixing in the old run.
+        self._file: IO[str] | None = path.open("w", encoding="utf-8")
         self._last_flush = clock()
 
     def write(self, event: dict[str, Any]) -> None:

@@ -139,7 +139,7 @@ class Monitor:
         self._clock, self._sleep = clock, sleep
         self.sources = self._given if self._given is not None else self._build_sources()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self._file = path.open("w", encoding="utf-8")  # a re-used run dir starts afresh
 
     async def close(self) -> None:
         await self.end_load()

@@ -88,6 +88,21 @@ async def test_short_run_writes_every_report(tmp_path: Path) -> None:
     assert again["status"] == "completed"
 
 
+async def test_a_run_dir_given_again_holds_only_the_new_run(tmp_path: Path) -> None:
+    server, url = await start_server(delay_s=0.0, fail_every=0)
+    try:
+        for iterations in (6, 3):
+            sc = scenario({"executor": "shared-iterations", "vus": 2, "iterations": iterations}, [])
+            runner = Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False)
+            outcome = await runner.run()
+    finally:
+        await server.cleanup()
+    assert outcome.summary["calls"]["total"] == 3
+    assert summary_from_run_dir(tmp_path)["calls"] == outcome.summary["calls"]  # the file agrees
+    events = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert sum('"start"' in line for line in events) == 1
+
+
 async def test_abort_on_fail_stops_the_run(tmp_path: Path) -> None:
     server, url = await start_server(delay_s=0.01, fail_every=1)
     try:
