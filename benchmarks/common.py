@@ -16,6 +16,9 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -65,8 +68,26 @@ http {{
 """
 
 
+class Served(NamedTuple):
+    url: str
+    pid: int  # the server's main process (nginx: the master; its worker is a child)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far."""
+    try:
+        proc = psutil.Process(pid)
+        total = 0.0
+        for each in (proc, *proc.children(recursive=True)):
+            times = each.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return float("nan")
+
+
 @contextlib.contextmanager
-def nginx() -> Iterator[str]:
+def nginx() -> Iterator[Served]:
     """nginx on a free port, pinned to the server core, serving a 3-byte body; its URL."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
@@ -76,7 +97,7 @@ def nginx() -> Iterator[str]:
         proc = subprocess.Popen(pinned(SERVER_CORE, [binary, "-c", str(conf), "-p", tmp]))
         try:
             wait_port(port)
-            yield f"http://127.0.0.1:{port}"
+            yield Served(f"http://127.0.0.1:{port}", proc.pid)
         finally:
             proc.terminate()
             proc.wait(10)
