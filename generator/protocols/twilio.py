@@ -9,7 +9,8 @@ closing each response; the client echoes every mark back, as Twilio does once th
 it has played. `clear` is read and ignored.
 
 Media messages are the hot path: each is a string template filled with precomputed base64, never
-a `json.dumps` of a dict.
+a `json.dumps` of a dict, written as a WebSocket frame straight to the transport by the loop's
+shared pacer (generator/protocols/pacing.py) whenever websockets' own send path is not needed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from generator.protocols.errors import (
     ResponseTimeout,
     ServerError,
 )
-from generator.protocols.pacing import send_paced
+from generator.protocols.pacing import play_paced, ready, write_text
 
 MEDIA_PATH: Final = "/media-stream"
 END_OF_UTTERANCE_MARK: Final = "end_of_utterance"
@@ -136,13 +137,22 @@ class TwilioClient:
     async def send_utterance(self, frames: Frames, on_lag: LagSink) -> None:
         ws, media, started = self.ws, self._media, self._started_at
 
-        async def send_frame(_k: int, payload: str | bytes, due: float) -> None:
+        def message(payload: str | bytes, due: float) -> str:
+            # Counted only for a frame that goes out: a declined write_now is sent again.
             self._sequence += 1
             self._chunk += 1
-            timestamp = round((due - started) * 1000)
-            await send(ws, media % (self._sequence, self._chunk, timestamp, payload))
+            return media % (self._sequence, self._chunk, round((due - started) * 1000), payload)
 
-        await send_paced(frames, send_frame, clock=self._clock, on_lag=on_lag)
+        def write_now(_k: int, payload: str | bytes, due: float) -> bool:
+            if not ready(ws):
+                return False
+            write_text(ws, message(payload, due).encode())
+            return True
+
+        async def send_frame(_k: int, payload: str | bytes, due: float) -> None:
+            await send(ws, message(payload, due))
+
+        await play_paced(frames, write_now, send_frame, clock=self._clock, on_lag=on_lag)
 
     async def end_utterance(self) -> float:
         await send(self.ws, self._event("mark", mark={"name": END_OF_UTTERANCE_MARK}))
