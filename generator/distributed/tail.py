@@ -34,25 +34,7 @@ def replay_store(sink: EventSink | None = None) -> MetricsStore:
 
 def replay(store: MetricsStore, event: dict[str, Any], slice_id: str) -> float | None:
     """Records one event in ``store``; returns the end mark's time for an end event."""
-    kind = event.get("k")
-    try:
-        if kind == "end":
-            return float(event["t"])
-        at, name, value = float(event["t"]), str(event["n"]), event["v"]
-        tags = event.get("g") or {}
-        if not isinstance(tags, dict):
-            return None
-        if kind == "t":
-            store.add_trend(name, float(value), tags, at=at)
-        elif kind == "c":
-            store.add_counter(name, int(value), tags, at=at)
-        elif kind == "r":
-            store.add_rate(name, bool(value), tags, at=at)
-        elif kind == "g":
-            store.add_gauge(name, float(value), {**tags, SLICE_TAG: slice_id}, at=at)
-    except (KeyError, TypeError, ValueError):
-        pass  # a line from a newer format or a torn write: skipped, as from_events does
-    return None
+    return store.record(event, gauge_tags={SLICE_TAG: slice_id})
 
 
 class EventTail:

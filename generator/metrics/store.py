@@ -101,7 +101,7 @@ class MetricsStore:
     def _offset(self, at: float | None) -> float:
         # Whole microseconds, as events.jsonl writes them, so a store rebuilt from the file is
         # equal (an integer over 1e6 is the float that its decimal spelling parses to).
-        offset = int(((self._clock() if at is None else at) - self.t0) * 1e6 + 0.5) / 1e6
+        offset = round(((self._clock() if at is None else at) - self.t0) * 1e6) / 1e6
         if offset > self.last_at:
             self.last_at = offset
         return offset
@@ -198,27 +198,6 @@ class MetricsStore:
         if self._sink is not None:
             self._sink.write({"k": "end", "t": offset})
             self._sink.flush()
-
-    def _trend(self, name: str, value_ms: float, key: TagKey, offset: float) -> None:
-        acc = self.trends.setdefault(name, {}).get(key)
-        if acc is None:
-            acc = self.trends[name][key] = TrendAcc()
-        acc.add(value_ms)
-        second = self.series.at(math.floor(offset)).trends
-        second.setdefault(name, Counter())[round3(value_ms)] += 1
-
-    def _counter(self, name: str, n: int, key: TagKey, offset: float) -> None:
-        by_tags = self.counters.setdefault(name, {})
-        by_tags[key] = by_tags.get(key, 0) + n
-        self.series.at(math.floor(offset)).counters[(name, key)] += n
-
-    def _rate(self, name: str, ok: bool, key: TagKey, offset: float) -> None:
-        for acc in (
-            self.rates.setdefault(name, {}).setdefault(key, [0, 0]),
-            self.series.at(math.floor(offset)).rates.setdefault((name, key), [0, 0]),
-        ):
-            acc[0] += int(ok)
-            acc[1] += 1
 
     def _gauge(self, name: str, value: float, key: TagKey, offset: float) -> None:
         by_tags = self.gauges.setdefault(name, {})
@@ -328,31 +307,37 @@ class MetricsStore:
         ``also`` sees every event on the way, for readers that need more than the store (one
         pass: a long HTTP run writes millions of lines)."""
         store = cls(clock=_frozen_clock)
-        replay = {"t": store._trend, "c": store._counter, "r": store._rate, "g": store._gauge}
         for event in read_events(path):
             if also is not None:
                 also(event)
-            kind = event.get("k")
-            try:
-                if kind == "end":
-                    store.ended_at = float(event["t"])
-                    continue
-                record = replay.get(str(kind))
-                if record is None:
-                    continue
-                offset = float(event["t"])
-                value: Any = event["v"]
-                if kind == "c":
-                    value = int(value)
-                elif kind == "r":
-                    value = bool(value)
-                else:
-                    value = float(value)
-                record(str(event["n"]), value, tag_key(event.get("g")), offset)
-                store.last_at = max(store.last_at, offset)
-            except (KeyError, TypeError, ValueError):
-                continue
+            end = store.record(event)
+            if end is not None:
+                store.ended_at = end
         return store
+
+    def record(self, event: Mapping[str, Any], gauge_tags: Tags = None) -> float | None:
+        """Records one events.jsonl event at its own time; returns the time of an end mark.
+        ``gauge_tags`` are added to a gauge's tags (a worker's slice: its gauge is a part of the
+        whole). An event that does not parse (a newer format, a torn write) is skipped."""
+        kind = event.get("k")
+        try:
+            if kind == "end":
+                return float(event["t"])
+            at, name, value = float(event["t"]), str(event["n"]), event["v"]
+            tags = event.get("g") or {}
+            if not isinstance(tags, dict):
+                return None
+            if kind == "t":
+                self.add_trend(name, float(value), tags, at=at)
+            elif kind == "c":
+                self.add_counter(name, int(value), tags, at=at)
+            elif kind == "r":
+                self.add_rate(name, bool(value), tags, at=at)
+            elif kind == "g":
+                self.add_gauge(name, float(value), {**tags, **(gauge_tags or {})}, at=at)
+        except (KeyError, TypeError, ValueError):
+            pass
+        return None
 
 
 def _frozen_clock() -> float:
