@@ -20,12 +20,14 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 class Server:
     """A raw TCP server whose handler writes whatever bytes a test needs."""
 
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
+    def __init__(self) -> None:
+        self.handler: Handler | None = None  # set once the server exists: handlers record in it
         self.connections = 0
         self.open_now = 0
         self.most_open = 0
         self.requests: list[bytes] = []
+        self.all_closed = asyncio.Event()  # set whenever no connection is open
+        self.got_request = asyncio.Event()
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -42,13 +44,17 @@ class Server:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self.open_now += 1
+        self.all_closed.clear()
         self.most_open = max(self.most_open, self.open_now)
+        assert self.handler is not None
         try:
             await self.handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             self.open_now -= 1
+            if self.open_now == 0:
+                self.all_closed.set()
             writer.close()
 
     async def read_request(self, reader: asyncio.StreamReader) -> bytes:
@@ -59,6 +65,7 @@ class Server:
                 length = int(line.split(b":", 1)[1])
         request = head + (await reader.readexactly(length) if length else b"")
         self.requests.append(request)
+        self.got_request.set()
         return request
 
 
@@ -85,7 +92,7 @@ async def serve() -> AsyncIterator[Callable[[Callable[[Server], Handler]], Await
     servers: list[Server] = []
 
     async def start(bind: Callable[[Server], Handler]) -> Server:
-        server = Server(lambda r, w: asyncio.sleep(0))
+        server = Server()
         server.handler = bind(server)
         servers.append(await server.__aenter__())
         return server
@@ -290,10 +297,7 @@ async def test_cancelling_a_request_frees_its_slot(serve: Callable[..., Awaitabl
     try:
         stuck = asyncio.create_task(client.request(GET))
         waiting = asyncio.create_task(client.request(GET))  # queued behind the stuck one
-        for _ in range(200):
-            if server.requests:
-                break
-            await asyncio.sleep(0.005)
+        await asyncio.wait_for(server.got_request.wait(), 5.0)
         stuck.cancel()
         assert (await waiting).status == 200
         assert answered.is_set()
@@ -310,10 +314,7 @@ async def test_close_ends_every_connection_and_later_requests(
     client = _client(server)
     await asyncio.gather(*(client.request(GET) for _ in range(4)))
     await client.close()
-    for _ in range(200):  # the server sees every connection end
-        if server.open_now == 0:
-            break
-        await asyncio.sleep(0.005)
+    await asyncio.wait_for(server.all_closed.wait(), 5.0)  # the server sees every one end
     assert server.open_now == 0
     with pytest.raises(Http1Error) as info:
         await client.request(GET)
