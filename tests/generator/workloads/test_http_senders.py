@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from cli_support import serve
 from pydantic import SecretStr
 
 from generator.workloads.endpoints import Endpoint, parse_endpoints
@@ -44,12 +45,7 @@ async def _serve(routes: list[web.RouteDef], seen: Seen) -> tuple[web.AppRunner,
 
     app = web.Application(middlewares=[record])
     app.add_routes(routes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
+    return await serve(app)
 
 
 @pytest.fixture
