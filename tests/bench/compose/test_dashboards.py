@@ -87,7 +87,7 @@ def test_dashboards_are_well_formed() -> None:
     titles = " ".join(title.lower() for _, title, _ in _targets())
     for needed in ("active calls", "success rate", "turn latency", "errors by kind", "429"):
         assert needed in titles
-    for needed in ("stalls", "db pool", "max_connections", "rss"):
+    for needed in ("stalls", "db pool", "max_connections", "rss", "event-loop lag"):
         assert needed in titles
 
 
