@@ -16,6 +16,11 @@ The runner drives it through the run's phases:
 Baseline samples are taken before t0 is known, so they are kept until `start_load` and written
 then with negative `t` (seconds before load). A source that fails is recorded, never fatal:
 backend sources failing give `backend_up: false`, which is the evidence of a crash.
+
+Each source is asked at most once at a time, as Prometheus scrapes a target: a tick that finds a
+source still answering an earlier tick leaves it out of its sample (listed under `busy`) and asks
+the others, so a backend slow to serve /metrics under load no longer stretches the cadence of the
+process's CPU and memory, or of the database. Rows are still written in tick order.
 """
 
 from __future__ import annotations
@@ -109,6 +114,8 @@ class Monitor:
         self._sleep: Sleep = asyncio.sleep
         self._origin: float | None = None
         self._task: asyncio.Task[None] | None = None
+        # The probe under way for each source (by index): a source is asked once at a time.
+        self._probes: dict[int, asyncio.Task[dict[str, Any] | SourceDown]] = {}
 
     # -- set-up ----------------------------------------------------------------------------
     def _build_sources(self) -> list[Source]:
@@ -143,6 +150,10 @@ class Monitor:
 
     async def close(self) -> None:
         await self.end_load()
+        probes, self._probes = list(self._probes.values()), {}
+        for probe in probes:
+            probe.cancel()
+        await asyncio.gather(*probes, return_exceptions=True)
         for source in self.sources:
             with contextlib.suppress(Exception):  # closing must not hide the run's results
                 await source.close()
@@ -162,16 +173,48 @@ class Monitor:
         except Exception as exc:  # an unexpected failure of one source is still "down"
             return SourceDown(f"{source.name}: {exc!r}")
 
-    async def sample(self, phase: str) -> dict[str, Any]:
-        """Takes one sample now and records it (kept back until t0 is known)."""
-        at = self._clock()
-        answers = await asyncio.gather(*(self._probe(s) for s in self.sources))
-        sample = {"phase": phase, **combine(list(zip(self.sources, answers, strict=True)))}
+    def _launch(self) -> tuple[list[tuple[Source, asyncio.Task[Any]]], list[str]]:
+        """Starts a probe of every source not still answering an earlier one."""
+        started: list[tuple[Source, asyncio.Task[Any]]] = []
+        busy: list[str] = []
+        for index, source in enumerate(self.sources):
+            probe = self._probes.get(index)
+            if probe is not None and not probe.done():
+                busy.append(source.name)
+                continue
+            probe = asyncio.create_task(self._probe(source))
+            self._probes[index] = probe
+            started.append((source, probe))
+        return started, busy
+
+    async def _take(
+        self,
+        at: float,
+        phase: str,
+        launched: tuple[list[tuple[Source, asyncio.Task[Any]]], list[str]],
+        previous: asyncio.Task[Any] | None = None,
+    ) -> dict[str, Any]:
+        """Waits for the probes this tick started and records their sample, after the previous
+        tick's (rows stay in time order). A tick that could start no probe records nothing."""
+        started, busy = launched
+        answers = await asyncio.gather(*(probe for _, probe in started))
+        sources = [source for source, _ in started]
+        sample = {"phase": phase, **combine(list(zip(sources, answers, strict=True)))}
+        if busy:
+            sample["busy"] = busy
+        if previous is not None:
+            await previous
+        if not started:
+            return sample
         if self._origin is None:
             self._pending.append((at, sample))
         else:
             self._record(at, sample)
         return sample
+
+    async def sample(self, phase: str) -> dict[str, Any]:
+        """Takes one sample now and records it (kept back until t0 is known)."""
+        return await self._take(self._clock(), phase, self._launch())
 
     def _record(self, at: float, sample: dict[str, Any]) -> None:
         assert self._origin is not None
@@ -182,16 +225,28 @@ class Monitor:
             self._file.flush()
 
     async def _every(self, phase: str, until: Callable[[], bool]) -> None:
-        """Samples at a fixed rate (a slow sample skips ticks instead of piling up)."""
+        """Samples at a fixed rate: each tick starts its probes on time, whatever earlier ticks
+        are still waiting for (a tick late itself skips the ticks it missed)."""
         interval = self.config.interval_s
         start = self._clock()
         tick = 0
-        while not until():
-            await self.sample(phase)
-            tick = max(tick + 1, int((self._clock() - start) / interval) + 1)
-            delay = start + tick * interval - self._clock()
-            if delay > 0:
-                await self._sleep(delay)
+        ticks: list[asyncio.Task[dict[str, Any]]] = []
+        try:
+            while not until():
+                at = self._clock()
+                previous = ticks[-1] if ticks else None
+                ticks = [t for t in ticks if not t.done()]
+                ticks.append(asyncio.create_task(self._take(at, phase, self._launch(), previous)))
+                tick = max(tick + 1, int((self._clock() - start) / interval) + 1)
+                delay = start + tick * interval - self._clock()
+                # Even a tick with no wait lets its probes run before the next looks for them.
+                await self._sleep(max(delay, 0.0))
+            if ticks:
+                await ticks[-1]  # stopped by `until`: the samples under way still count
+        finally:
+            for task in ticks:
+                task.cancel()  # cancelled or failed: no tick outlives its loop
+            await asyncio.gather(*ticks, return_exceptions=True)
 
     async def baseline(self) -> None:
         for index in range(self.config.baseline_samples):
@@ -243,8 +298,9 @@ class Monitor:
         cooldown = [s for s in self.samples if s.get("phase") == "cooldown"]
         if not cooldown:
             return False
-        if len(cooldown) >= GONE_SAMPLES and all(
-            s.get("backend_up") is False for s in cooldown[-GONE_SAMPLES:]
+        known = [s for s in cooldown if "backend_up" in s]  # not samples the backend sat out
+        if len(known) >= GONE_SAMPLES and all(
+            s["backend_up"] is False for s in known[-GONE_SAMPLES:]
         ):
             return True  # the backend is gone: there is nothing left to recover
         evidence = self.evidence(load_end)
