@@ -39,7 +39,7 @@ from bench import exitcodes
 from generator.load.base import LoadRun, Timeline
 from generator.metrics.events import EventSink
 from generator.metrics.exporter import ExportSettings, MetricsExporter
-from generator.metrics.store import MetricsStore
+from generator.metrics.store import ITERATION_TREND, MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
 from generator.monitor.cli import ambient_export, ambient_monitor
 from generator.monitor.monitor import Monitor
@@ -70,11 +70,12 @@ def workload_meta(scenario: Scenario) -> dict[str, dict[str, Any]]:
     }
 
 
-def write_outputs(out_dir: Path, summary: dict[str, Any]) -> None:
+def write_outputs(out_dir: Path, summary: dict[str, Any], store: MetricsStore) -> None:
+    """The reports of a finished run from the store that recorded (or merged) it."""
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out_dir / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
-    write_html_report(out_dir, summary)
+    write_html_report(out_dir, summary, store.series_rows())
 
 
 class Runner:
@@ -172,7 +173,7 @@ class Runner:
         self._write_meta(meta)
         evidence = None if monitor is None else monitor.evidence(store.ended_at)
         summary = build_summary(store, evaluate(store, self.thresholds), meta, evidence)
-        write_outputs(self.out_dir, summary)
+        write_outputs(self.out_dir, summary, store)
         if self.status == "interrupted":
             code = exitcodes.INTERRUPTED
         else:
@@ -247,7 +248,7 @@ class Runner:
                     self._warned.add(name)
                     print(f"callbench: {name} iteration crashed: {exc!r}", file=sys.stderr)
             store.add_counter("iterations", 1, tags)
-            store.add_trend("iteration_duration", (clock() - intended) * 1000.0, tags)
+            store.add_trend(ITERATION_TREND, (clock() - intended) * 1000.0, tags)
 
         return body
 

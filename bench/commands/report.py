@@ -12,7 +12,7 @@ from bench import exitcodes
 from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
-from generator.report.rerender import summary_from_run_dir
+from generator.report.rerender import rebuild_run
 from generator.report.terminal import render_terminal
 
 RENDERERS = {
@@ -36,9 +36,9 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    summary = summary_from_run_dir(args.run_dir)
+    summary, store = rebuild_run(args.run_dir)
     if args.format == "html":
-        written = write_html_report(args.run_dir, summary)
+        written = write_html_report(args.run_dir, summary, store.series_rows())
         if written is None:
             return exitcodes.FAILED
         print(written)

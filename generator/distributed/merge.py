@@ -143,7 +143,7 @@ def merge_run_dirs(
     (out_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     evidence = None if monitor is None else monitor(store.ended_at)
     summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, evidence)
-    write_outputs(out_dir, summary)
+    write_outputs(out_dir, summary, store)
     if meta["status"] == "interrupted":
         code = exitcodes.INTERRUPTED
     else:

@@ -2,12 +2,15 @@
 
 Each second keeps, per trend name (all tag sets together), a sparse count of values rounded to
 3 significant digits, so p50/p95/p99 per second are exact to 0.1 % and seconds merge exactly by
-adding counts; and per metric and tag set the counters, rate passes/totals and the last gauge
-value. A second is a few hundred bytes, so a long soak stays small.
+adding counts; per metric and tag set the counters, rate passes/totals and the last gauge
+value; and the iterations started in it and the iteration-seconds spent in it (`span`), which
+the report charts as arrivals and iterations in flight. A second is a few hundred bytes, so a
+long soak stays small, and a report needs no pass over the run's raw events.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +49,8 @@ class Second:
     counters: Counter[SeriesKey] = field(default_factory=Counter)
     rates: dict[SeriesKey, list[int]] = field(default_factory=dict)
     gauges: dict[SeriesKey, float] = field(default_factory=dict)
+    started: int = 0  # iterations that started in this second
+    busy: float = 0.0  # seconds of iterations running within this second (mean in flight)
 
     def merge(self, other: Second) -> None:
         for name, counts in other.trends.items():
@@ -57,6 +62,8 @@ class Second:
             mine[1] += total
         for key, value in other.gauges.items():
             self.gauges[key] = self.gauges.get(key, 0.0) + value
+        self.started += other.started
+        self.busy += other.busy
 
 
 class Series:
@@ -70,6 +77,13 @@ class Series:
         if found is None:
             found = self.seconds[second] = Second()
         return found
+
+    def span(self, start: float, end: float) -> None:
+        """One iteration that ran from ``start`` to ``end`` (seconds since the store's start)."""
+        start = min(max(start, 0.0), end)  # a µs-rounded start may fall just before 0
+        self.at(math.floor(start)).started += 1
+        for second in range(math.floor(start), math.ceil(end)):
+            self.at(second).busy += min(end, second + 1) - max(start, second)
 
     def merge(self, other: Series) -> None:
         for second, data in other.seconds.items():
@@ -100,6 +114,7 @@ class Series:
                         for key, (ok, n) in sorted(data.rates.items())
                     },
                     "gauges": {label(*key): v for key, v in sorted(data.gauges.items())},
+                    "iterations": {"started": data.started, "in_flight": data.busy},
                 }
             )
         return rows

@@ -25,6 +25,9 @@ from generator.metrics.series import Second, Series, TagKey, round3
 from generator.metrics.trend import TrendAcc, TrendStats
 
 Tags = Mapping[str, str] | None
+# The trend every iteration ends with (load/base.py): its value is how long the iteration ran,
+# so the series also learns when it started (arrivals, iterations in flight).
+ITERATION_TREND = "iteration_duration"
 # Told of every observation as it is recorded: (kind t|c|r|g, metric, value, tags); see `listen`.
 Listener = Callable[[str, str, float, TagKey], None]
 
@@ -149,6 +152,8 @@ class MetricsStore:
         if counts is None:
             counts = trends[name] = Counter()
         counts[round3(value)] += 1
+        if name == ITERATION_TREND:
+            self.series.span(offset - value / 1000.0, offset)
         if self._sink is not None:
             self._sink.write_observation(slot.prefix, offset, value)
         if self._listener is not None:
@@ -300,16 +305,10 @@ class MetricsStore:
             self.ended_at = max(self.ended_at or 0.0, other.ended_at)
 
     @classmethod
-    def from_events(
-        cls, path: Path, also: Callable[[dict[str, Any]], None] | None = None
-    ) -> MetricsStore:
-        """Rebuilds the store a run wrote to ``path`` (missing end mark = interrupted run).
-        ``also`` sees every event on the way, for readers that need more than the store (one
-        pass: a long HTTP run writes millions of lines)."""
+    def from_events(cls, path: Path) -> MetricsStore:
+        """Rebuilds the store a run wrote to ``path`` (missing end mark = interrupted run)."""
         store = cls(clock=_frozen_clock)
         for event in read_events(path):
-            if also is not None:
-                also(event)
             end = store.record(event)
             if end is not None:
                 store.ended_at = end

@@ -1,8 +1,9 @@
 """RUN_DIR/report.html: one self-contained page per run (styles and SVG charts inlined, no
 script, no external URL), and the side-by-side page of a drill's before/after runs.
 
-    render_run_html(run_dir, summary=None) -> str      one run (summary: the run's, else rebuilt)
-    write_html_report(run_dir, summary) -> Path         writes RUN_DIR/report.html (the runner)
+    render_run_html(run_dir, summary=None, rows=None) -> str   one run (summary: the run's, else
+                                                              rebuilt; rows: its store's series)
+    write_html_report(run_dir, summary, rows) -> Path   writes RUN_DIR/report.html (the runner)
     render_comparison_html(before_dir, after_dir, title, out_dir=None) -> str   a drill's two runs
 
 A page is a list of sections (header, thresholds, findings, one per chart, percentiles, errors,
@@ -134,20 +135,29 @@ def _flatten(sections: list[Section]) -> str:
     )
 
 
-def render_run_html(run_dir: Path, summary: dict[str, Any] | None = None) -> str:
-    """The report page of one run directory (rendered from its files: works for killed runs)."""
-    run = load_run(run_dir, summary if summary is not None else _summary_for(run_dir))
+def render_run_html(
+    run_dir: Path,
+    summary: dict[str, Any] | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> str:
+    """The report page of one run directory (rendered from its files: works for killed runs);
+    ``rows``, the per-second series of the store that recorded the run, spare re-reading it."""
+    run = load_run(run_dir, summary if summary is not None else _summary_for(run_dir), rows)
     xlim = _x_range(run)
     cells = [chart_html(c, xlim, f"c{i}") for i, c in enumerate(_charts(run))]
     name = str(run.summary.get("name", "run"))
     return _page(f"callbench report — {name}", _flatten(_sections(run, run_dir, cells)))
 
 
-def write_html_report(run_dir: Path, summary: dict[str, Any] | None = None) -> Path | None:
+def write_html_report(
+    run_dir: Path,
+    summary: dict[str, Any] | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> Path | None:
     """Writes RUN_DIR/report.html; None (with a warning) if it could not be rendered."""
     path = run_dir / "report.html"
     try:
-        path.write_text(render_run_html(run_dir, summary), encoding="utf-8")
+        path.write_text(render_run_html(run_dir, summary, rows), encoding="utf-8")
     except Exception as exc:  # a chart bug must not cost a long run its exit code and reports
         print(f"callbench: report.html not written: {exc!r}", file=sys.stderr)
         return None

@@ -2,7 +2,9 @@
 
 The report is rendered from files only — events.jsonl (through `MetricsStore.from_events` and its
 per-second rows), monitor.jsonl when the target monitor wrote one, and the summary — so a killed
-run renders as well as a finished one. This module only reshapes recorded figures into
+run renders as well as a finished one. A run that has just ended hands over its store's
+per-second rows instead, which spares a pass over events.jsonl (millions of lines for a fast
+HTTP mix). This module only reshapes recorded figures into
 `Chart`s (titles, lines, reference lines); drawing lives in html_charts.py, layout in html.py.
 """
 
@@ -12,7 +14,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -66,9 +68,7 @@ class Chart:
 class RunData:
     run_dir: Path
     summary: dict[str, Any]
-    rows: list[dict[str, Any]]
-    spans: list[tuple[float, float]] = field(default_factory=list)  # iteration [start, end]
-    dropped: list[float] = field(default_factory=list)
+    rows: list[dict[str, Any]]  # the store's per-second series (series.py)
     monitor: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -76,24 +76,15 @@ class RunData:
         return float(self.summary.get("duration_s") or 0.0)
 
 
-def load_run(run_dir: Path, summary: Mapping[str, Any]) -> RunData:
+def load_run(
+    run_dir: Path, summary: Mapping[str, Any], rows: list[dict[str, Any]] | None = None
+) -> RunData:
+    """The run's figures; ``rows`` are its per-second series when the caller has them (the
+    store that recorded or merged the run), else they are rebuilt from events.jsonl."""
     events = run_dir / "events.jsonl"
-    data = RunData(run_dir, dict(summary), [])
-
-    def iterations(event: dict[str, Any]) -> None:
-        try:
-            if event.get("n") == "iteration_duration" and event.get("k") == "t":
-                end = float(event["t"])
-                data.spans.append((end - float(event["v"]) / 1000.0, end))
-            elif event.get("n") == "dropped_iterations" and event.get("k") == "c":
-                data.dropped.extend([float(event["t"])] * int(event["v"]))
-        except (KeyError, TypeError, ValueError):
-            return
-
-    if events.is_file():
-        data.rows = MetricsStore.from_events(events, also=iterations).series_rows()
-    data.monitor = read_monitor(run_dir / "monitor.jsonl")
-    return data
+    if rows is None:
+        rows = MetricsStore.from_events(events).series_rows() if events.is_file() else []
+    return RunData(run_dir, dict(summary), rows, read_monitor(run_dir / "monitor.jsonl"))
 
 
 def read_monitor(path: Path) -> list[dict[str, Any]]:
@@ -135,20 +126,19 @@ def _trend_line(rows: list[dict[str, Any]], metric: str, stat: str, label: str) 
     return Line(label, tuple(p[0] for p in points), tuple(p[1] for p in points))
 
 
-def _per_second(times: Iterable[float], seconds: range) -> tuple[float, ...]:
-    counts: dict[int, int] = defaultdict(int)
-    for t in times:
-        counts[math.floor(t)] += 1
-    return tuple(float(counts.get(s, 0)) for s in seconds)
+def _iterations(rows: list[dict[str, Any]], field_: str, seconds: range) -> tuple[float, ...]:
+    by_t = {int(r["t"]): float(r.get("iterations", {}).get(field_, 0.0)) for r in rows}
+    return tuple(by_t.get(s, 0.0) for s in seconds)
 
 
-def _in_flight(spans: list[tuple[float, float]], seconds: range) -> tuple[float, ...]:
-    """Mean number of iterations running during each second (exact overlap, not a sample)."""
-    busy = [0.0] * len(seconds)
-    for start, end in spans:
-        for s in range(max(math.floor(start), seconds.start), min(math.ceil(end), seconds.stop)):
-            busy[s - seconds.start] += max(0.0, min(end, s + 1) - max(start, s))
-    return tuple(busy)
+def _counted(rows: list[dict[str, Any]], metric: str, seconds: range) -> tuple[float, ...]:
+    """A counter's per-second count, all tag sets together."""
+    by_t: dict[int, float] = defaultdict(float)
+    for row in rows:
+        for flat, n in row["counters"].items():
+            if split_label(flat)[0] == metric:
+                by_t[int(row["t"])] += n
+    return tuple(by_t.get(s, 0.0) for s in seconds)
 
 
 # -- generator charts ---------------------------------------------------------------------------
@@ -167,14 +157,16 @@ def generator_charts(run: RunData) -> list[Chart]:
         Line(f"VUs {w}".strip(), xs, tuple(by_t.get(s, 0.0) for s in seconds))
         for w, by_t in sorted(vus.items())
     ]
-    if run.spans:
-        load_lines.append(Line("iterations in flight", xs, _in_flight(run.spans, seconds)))
+    started = _iterations(rows, "started", seconds)
+    dropped = _counted(rows, "dropped_iterations", seconds)
+    if any(started):
+        in_flight = _iterations(rows, "in_flight", seconds)
+        load_lines.append(Line("iterations in flight", xs, in_flight))
     arrivals: list[Line] = []
-    if run.spans or run.dropped:
-        started = [start for start, _ in run.spans]
-        arrivals.append(Line("iterations started/s", xs, _per_second(started, seconds)))
-    if run.dropped:
-        arrivals.append(Line("dropped/s", xs, _per_second(run.dropped, seconds)))
+    if any(started) or any(dropped):
+        arrivals.append(Line("iterations started/s", xs, started))
+    if any(dropped):
+        arrivals.append(Line("dropped/s", xs, dropped))
     latency = tuple(
         line
         for line in (_trend_line(rows, "turn_latency", p, p) for p in ("p50", "p95", "p99"))

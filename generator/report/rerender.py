@@ -18,6 +18,11 @@ from generator.scenario import scenario_from_dict
 
 
 def summary_from_run_dir(run_dir: Path) -> dict[str, Any]:
+    return rebuild_run(run_dir)[0]
+
+
+def rebuild_run(run_dir: Path) -> tuple[dict[str, Any], MetricsStore]:
+    """The run's summary and the store rebuilt from its events.jsonl (one pass over the file)."""
     meta_path, events_path = run_dir / "run.json", run_dir / "events.jsonl"
     missing = [p.name for p in (meta_path, events_path) if not p.is_file()]
     if missing:
@@ -40,4 +45,5 @@ def summary_from_run_dir(run_dir: Path) -> dict[str, Any]:
             memory_tolerance=float(settings.get("memory_tolerance", 0.2)),
             db_tolerance=int(settings.get("db_tolerance", 1)),
         )
-    return build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, monitor)
+    summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, monitor)
+    return summary, store

@@ -8,6 +8,8 @@ import math
 import random
 from pathlib import Path
 
+import pytest
+
 from generator.metrics.events import EventSink
 from generator.metrics.store import MetricsStore
 from generator.metrics.trend import HIGHEST_US, LOWEST_US, TrendAcc, new_histogram
@@ -48,6 +50,19 @@ def test_queries_filter_by_tags_and_series_by_second() -> None:
     assert rows[1]["gauges"]["vus{workload=calls}"] == 3
 
 
+def test_iterations_started_and_in_flight_per_second() -> None:
+    store = MetricsStore(clock=lambda: 0.0)
+    store.add_trend("iteration_duration", 1750.0, {"workload": "w"}, at=2.25)  # 0.5 s to 2.25 s
+    store.add_trend("iteration_duration", 300.0, {"workload": "w"}, at=0.2)  # began at -0.1 s
+    store.add_trend("turn_latency", 5000.0, at=2.5)  # other trends are not iterations
+    rows = store.series_rows()
+    assert [r["iterations"] for r in rows] == [
+        {"started": 2, "in_flight": pytest.approx(0.5 + 0.2)},
+        {"started": 0, "in_flight": pytest.approx(1.0)},
+        {"started": 0, "in_flight": pytest.approx(0.25)},
+    ]
+
+
 def test_events_jsonl_round_trip(tmp_path: Path) -> None:
     now = [100.0]
     path = tmp_path / "events.jsonl"
@@ -59,6 +74,7 @@ def test_events_jsonl_round_trip(tmp_path: Path) -> None:
         store.add_trend("turn_latency", rng.uniform(1, 3000), {"protocol": "native"})
         store.add_rate("call_success", i % 7 != 0)
         store.add_counter("calls_total", 1, {"outcome": "succeeded" if i % 7 else "failed"})
+        store.add_trend("iteration_duration", rng.uniform(1, 3000), {"workload": "w"})
     store.add_gauge("vus", 4)
     store.finish()
     sink.close()

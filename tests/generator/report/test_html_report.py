@@ -64,6 +64,22 @@ def test_runner_writes_report_html(runs: tuple[Path, Path]) -> None:
     assert "http_503" in html
 
 
+def test_the_runner_page_from_its_store_equals_the_page_from_events_jsonl(
+    tmp_path: Path,
+) -> None:
+    """The runner renders from its store's per-second rows, `callbench report` from the file:
+    the same page either way."""
+    run, again = tmp_path / "run", tmp_path / "again"
+    summary = run_ping(run, seconds=2, fail_every=3, seed=5)
+    again.mkdir()
+    for name in ("run.json", "events.jsonl"):
+        shutil.copy(run / name, again / name)
+    html = render_run_html(again, summary)
+    assert html.replace(str(again), str(run)) == (run / "report.html").read_text(encoding="utf-8")
+    assert "iterations in flight" in html
+    assert "iterations started/s" in html
+
+
 @needs_chromium
 @pytest.mark.timeout(90)
 async def test_run_report_draws_in_chromium(runs: tuple[Path, Path]) -> None:
