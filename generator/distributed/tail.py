@@ -12,13 +12,13 @@ workers can evaluate thresholds on the merged figures every second while they ru
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from generator.metrics.events import EventSink, read_events
-from generator.metrics.store import MetricsStore
+from generator.metrics.events import FORMAT_VERSION, EventParser, EventSink, event_prefix
+from generator.metrics.store import MetricsStore, tag_key
 
 SLICE_TAG = "slice"
 
@@ -44,6 +44,7 @@ class EventTail:
         self.path = path
         self._offset = 0
         self._partial = b""
+        self._parse = EventParser().parse
 
     def read_new(self) -> list[dict[str, Any]]:
         try:
@@ -59,10 +60,10 @@ class EventTail:
         out = []
         for line in lines:
             try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                event = self._parse(line.decode("utf-8"))
+            except UnicodeDecodeError:
                 continue
-            if isinstance(event, dict):
+            if event is not None:
                 out.append(event)
         return out
 
@@ -71,17 +72,39 @@ def merge_event_files(
     paths: Iterable[tuple[str, Path]], sink: EventSink | None = None
 ) -> tuple[MetricsStore, list[float | None]]:
     """One store from the named slices' event files, and each slice's end mark (None: the
-    slice was killed before it ended). The store is marked ended at the latest end."""
-    store = replay_store(sink)
+    slice was killed before it ended). The store is marked ended at the latest end. With a
+    ``sink``, the merged events.jsonl: each slice's observation lines as they are (gauges with
+    their slice tag), under one header and one end mark."""
+    store = replay_store()
+    if sink is not None:
+        sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
     ends: list[float | None] = []
     for slice_id, path in paths:
         end: float | None = None
-        for event in read_events(path):
-            found = replay(store, event, slice_id)
-            if found is not None:
-                end = found
+        parse = EventParser().parse
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                event = parse(line)
+                if event is None:
+                    continue
+                found = replay(store, event, slice_id)
+                if found is not None:
+                    end = found
+                elif sink is not None:
+                    _copy(sink, line, event, slice_id)
         ends.append(end)
     known = [e for e in ends if e is not None]
     # The run's meta says when a slice was cut short; the figures still cover all it recorded.
     store.finish(at=max([*known, store.last_at]))
+    if sink is not None:
+        sink.write({"k": "end", "t": store.ended_at})
     return store, ends
+
+
+def _copy(sink: EventSink, line: str, event: dict[str, Any], slice_id: str) -> None:
+    kind = event.get("k")
+    if kind == "g":
+        tags = tag_key({**event.get("g", {}), SLICE_TAG: slice_id})
+        sink.write_observation(event_prefix("g", event["n"], tags), event["t"], event["v"])
+    elif kind in ("t", "c", "r"):
+        sink.write_line(line.strip())

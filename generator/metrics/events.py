@@ -59,6 +59,12 @@ class EventSink:
         if self._clock() - self._last_flush >= self._interval:
             self.flush()
 
+    def write_line(self, line: str) -> None:
+        """One line as it is (an observation line copied from another events.jsonl)."""
+        self._buffer.append(line)
+        if self._clock() - self._last_flush >= self._interval:
+            self.flush()
+
     def flush(self) -> None:
         self._last_flush = self._clock()
         if self._file is None or not self._buffer:
@@ -82,14 +88,67 @@ def event_prefix(kind: str, name: str, tags: Iterable[tuple[str, str]]) -> str:
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """The events of a file, skipping lines that do not parse (a run killed mid-write)."""
+    parse = EventParser().parse
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(event, dict):
+            event = parse(line)
+            if event is not None:
                 yield event
+
+
+_UNSEEN = object()
+OBSERVATION_KINDS = frozenset("tcrg")
+
+
+class EventParser:
+    """Parses events.jsonl lines. An observation line is its metric's fixed prefix plus `t` and
+    `v` (see `event_prefix`), so each prefix is decoded once and later lines only split off two
+    numbers: merging workers or re-rendering a run reads millions of lines, and `json.loads`
+    of each was most of the time. Any other line goes through `json.loads`. The events of one
+    prefix share one tags dict: readers must not change it."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, Any] = {}
+
+    def parse(self, line: str) -> dict[str, Any] | None:
+        line = line.strip()
+        cut = line.rfind(',"t":')  # the last one: a tag named "t" sits earlier, in the prefix
+        if cut > 0 and line.endswith("}"):
+            prefix = line[:cut]
+            head = self._heads.get(prefix, _UNSEEN)
+            if head is _UNSEEN:
+                head = self._heads[prefix] = _observation_head(prefix)
+            if head is not None:
+                rest = line[cut + 5 : -1]
+                v_at = rest.find(',"v":')
+                if v_at > 0:
+                    try:
+                        t, v = float(rest[:v_at]), float(rest[v_at + 5 :])
+                    except ValueError:
+                        pass
+                    else:
+                        kind, name, tags = head
+                        return {"k": kind, "n": name, "g": tags, "t": t, "v": v}
+        if not line:
+            return None
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        return event if isinstance(event, dict) else None
+
+
+def _observation_head(prefix: str) -> tuple[str, str, dict[str, str]] | None:
+    """(kind, metric, tags) when ``prefix`` is exactly an observation line's fixed start."""
+    try:
+        head = json.loads(prefix + "}")
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(head, dict) or list(head) != ["k", "n", "g"]:
+        return None
+    kind, name, tags = head["k"], head["n"], head["g"]
+    if kind not in OBSERVATION_KINDS or not isinstance(name, str) or not isinstance(tags, dict):
+        return None
+    if not all(isinstance(v, str) for v in tags.values()):
+        return None
+    return kind, name, tags

@@ -334,7 +334,7 @@ class MetricsStore:
                 self.add_rate(name, bool(value), tags, at=at)
             elif kind == "g":
                 self.add_gauge(name, float(value), {**tags, **(gauge_tags or {})}, at=at)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: an infinite trend
             pass
         return None
 

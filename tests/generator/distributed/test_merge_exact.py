@@ -65,6 +65,33 @@ def test_merged_percentiles_equal_one_histogram_of_all_samples(tmp_path: Path) -
             assert merged.series.seconds[second].trends == data.trends
 
 
+def test_the_merged_events_jsonl_rebuilds_the_merged_store(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sinks = [EventSink(tmp_path / f"w{i}.jsonl", clock=clock) for i in range(2)]
+    workers = [MetricsStore(clock=clock, sink=sink) for sink in sinks]
+    _record(workers, clock, MetricsStore(clock=clock))
+    for i, (store, sink) in enumerate(zip(workers, sinks, strict=True)):
+        store.add_gauge("vus", 3 + i, {"workload": "w"})
+        store.finish()
+        sink.close()
+    sink = EventSink(tmp_path / "merged.jsonl")
+    merged, _ = merge_event_files(((str(i), tmp_path / f"w{i}.jsonl") for i in range(2)), sink)
+    sink.close()
+    lines = (tmp_path / "merged.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sum('"k":"start"' in line for line in lines) == 1
+    assert sum('"k":"end"' in line for line in lines) == 1
+    again = MetricsStore.from_events(tmp_path / "merged.jsonl")
+    assert again.trend("turn_latency").count == merged.trend("turn_latency").count == 3000
+    for pct in (50, 99, 99.9):
+        assert again.trend("turn_latency").p(pct) == merged.trend("turn_latency").p(pct)
+    assert again.counter_by("calls_total", "outcome") == merged.counter_by("calls_total", "outcome")
+    assert again.rate("call_success") == merged.rate("call_success")
+    assert again.gauge("vus", {"workload": "w"}) == merged.gauge("vus", {"workload": "w"})
+    assert again.gauge("vus", {"workload": "w"}) == (7.0, 7.0)  # each slice's part, tagged
+    assert again.elapsed() == merged.elapsed()
+    assert again.series_rows() == merged.series_rows()
+
+
 def test_gauges_of_slices_add_up(tmp_path: Path) -> None:
     for i, vus in enumerate((3, 4)):
         path = tmp_path / f"{i}.jsonl"
