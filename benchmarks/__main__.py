@@ -1,6 +1,6 @@
-"""`python -m benchmarks [--quick] [--only http,calls,idle,headroom]` (what `make bench` runs):
-every benchmark, its table, and whether each target is met. Figures go to stdout (Markdown tables,
-ready for docs/performance.md)."""
+"""`python -m benchmarks [--quick] [--only http,calls,idle,headroom,afterload]` (what `make bench`
+runs): every benchmark, its table, and whether each target is met. Figures go to stdout (Markdown
+tables, ready for docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import headroom, http_peers, realtime
+from benchmarks import after_load, headroom, http_peers, realtime
 from benchmarks.common import machine
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short rounds (a smoke run)")
-    parser.add_argument("--only", default="http,calls,idle,headroom", help="which benchmarks")
+    parser.add_argument(
+        "--only", default="http,calls,idle,headroom,afterload", help="which benchmarks"
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     rounds, secs = 3, (3 if args.quick else 10)
@@ -38,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdicts += found
     if "headroom" in only:  # the drill's load is what it is: --quick changes nothing here
         text, found = headroom.headroom(rounds)
+        print(text + "\n", flush=True)
+        verdicts += found
+    if "afterload" in only:
+        text, found = after_load.after_load(rounds, secs)
         print(text + "\n", flush=True)
         verdicts += found
     print("\n".join(verdicts))
