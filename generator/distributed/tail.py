@@ -27,9 +27,9 @@ def zero_clock() -> float:
     return 0.0
 
 
-def replay_store(sink: EventSink | None = None) -> MetricsStore:
+def replay_store() -> MetricsStore:
     """A store for replayed events: its clock stands at 0, so an event's `t` is its offset."""
-    return MetricsStore(clock=zero_clock, sink=sink)
+    return MetricsStore(clock=zero_clock)
 
 
 def replay(store: MetricsStore, event: dict[str, Any], slice_id: str) -> float | None:

@@ -140,16 +140,24 @@ class FastSender:
         self._hops: dict[tuple[str, str, str], bytes] = {}
         self._elsewhere: AiohttpSender | None = None  # for redirects to another origin
 
+    def _build(
+        self,
+        method: str,
+        path: str,
+        endpoint: Endpoint,
+        body: bytes | None,
+        content_type: str | None,
+    ) -> bytes:
+        headers = endpoint_headers(endpoint, self._token)
+        if content_type is not None:
+            headers.setdefault("Content-Type", content_type)
+        return build_request(method, self._host_header, path, headers, body)
+
     def _raw(self, endpoint: Endpoint) -> bytes:
         raw = self._built.get(endpoint.name)
         if raw is None:
-            body, content_type = endpoint_body(endpoint)
-            headers = endpoint_headers(endpoint, self._token)
-            if content_type is not None:
-                headers.setdefault("Content-Type", content_type)
-            raw = build_request(
-                endpoint.method, self._host_header, self._base_path + endpoint.path, headers, body
-            )
+            path = self._base_path + endpoint.path
+            raw = self._build(endpoint.method, path, endpoint, *endpoint_body(endpoint))
             self._built[endpoint.name] = raw
         return raw
 
@@ -204,10 +212,7 @@ class FastSender:
         key = (endpoint.name, method, path)
         raw = self._hops.get(key)
         if raw is None:
-            headers = endpoint_headers(endpoint, self._token)
-            if content_type is not None:
-                headers.setdefault("Content-Type", content_type)
-            raw = build_request(method, self._host_header, path, headers, body)
+            raw = self._build(method, path, endpoint, body, content_type)
             if len(self._hops) >= _MAX_HOPS_CACHED:
                 self._hops.clear()
             self._hops[key] = raw
