@@ -1,6 +1,18 @@
-"""Twilio's request signature (``X-Twilio-Signature``) as Twilio documents it: HMAC-SHA1, keyed
-with the auth token, of the full URL followed by every POST parameter sorted by name, each name
-immediately followed by its value; base64 of the digest."""
+"""Twilio's request signature (``X-Twilio-Signature``) verified as Twilio's own
+``RequestValidator`` (the ``twilio`` package) verifies it — tests/mocks/backend/
+test_backend_twilio_signature.py checks both against it:
+
+- the signed string is the full URL, then each distinct POST parameter name in sorted order, each
+  followed by every *distinct* value it was sent with, in sorted order (a name repeated with the
+  same value counts once);
+- HMAC-SHA1 keyed with the auth token, base64 of the digest;
+- a signature is accepted for the URL without its port (any port: Twilio's ``remove_port``) or
+  with it (the scheme's default port added when the URL has none: ``add_port``), because Twilio's
+  own signing is inconsistent about ports.
+
+The generator signs the same way (generator/workloads/twilio_sign.py); the two layers do not
+import each other, so the algorithm is written twice and tested twice against the same reference.
+"""
 
 from __future__ import annotations
 
@@ -23,16 +35,15 @@ def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str
 
 
 def _url_variants(url: str) -> list[str]:
-    """The URL as given, with and without the default port (Twilio's own validator does this)."""
+    """The URL without any port, and with its port (the scheme's default when it has none)."""
     parts = urlsplit(url)
-    variants = [url]
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    host = parts.hostname or ""
-    if parts.port is not None and parts.port == default:
-        variants.append(urlunsplit(parts._replace(netloc=host)))
-    elif parts.port is None and default is not None:
-        variants.append(urlunsplit(parts._replace(netloc=f"{host}:{default}")))
-    return variants
+    netloc = parts.netloc
+    if parts.port is not None:
+        # The last colon (not the first, as Twilio's code splits) so that [::1]:8080 stays valid.
+        without = urlunsplit(parts._replace(netloc=netloc.rsplit(":", 1)[0]))
+        return [without, url]
+    default = 443 if parts.scheme == "https" else 80
+    return [url, urlunsplit(parts._replace(netloc=f"{netloc}:{default}"))]
 
 
 def is_valid(

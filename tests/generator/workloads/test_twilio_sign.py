@@ -1,0 +1,48 @@
+"""The generator's X-Twilio-Signature against Twilio's own RequestValidator (the `twilio` package
+from PyPI), repeated parameter names and repeated values included."""
+
+from __future__ import annotations
+
+import random
+
+from multidict import MultiDict
+from twilio.request_validator import RequestValidator
+
+from generator.workloads.twilio_sign import twilio_signature
+
+TOKEN = "12345"
+URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+PARAMS = [
+    ("CallSid", "CA1234567890ABCDE"),
+    ("Caller", "+12349013030"),
+    ("Digits", "1234"),
+    ("From", "+12349013030"),
+    ("To", "+18005551212"),
+]
+
+
+def twilios(token: str, url: str, pairs: list[tuple[str, str]]) -> str:
+    # A MultiDict keeps every value of a repeated name, as a form body does (Flask's, aiohttp's).
+    return str(RequestValidator(token).compute_signature(url, MultiDict(pairs)))
+
+
+def test_documented_example_as_twilio_computes_it() -> None:
+    assert twilio_signature(TOKEN, URL, PARAMS) == twilios(TOKEN, URL, PARAMS)
+    assert twilio_signature(TOKEN, URL, list(reversed(PARAMS))) == twilios(TOKEN, URL, PARAMS)
+
+
+def test_repeated_names_sign_each_distinct_value_once() -> None:
+    repeated = [("To", "+2"), ("To", "+1"), ("To", "+2"), ("From", "+3")]
+    assert twilio_signature(TOKEN, URL, repeated) == twilios(TOKEN, URL, repeated)
+    # The duplicate value counts once: the same signature as without it.
+    assert twilio_signature(TOKEN, URL, repeated) == twilio_signature(TOKEN, URL, repeated[1:])
+
+
+def test_seeded_forms_match_twilio() -> None:
+    rng = random.Random(16)
+    names = ["A", "a", "B", "To", "From", "Body", "MediaUrl0", "Ä"]
+    values = ["", "1", "10", "2", "x y", "+15550100", "é", "a&b=c"]
+    for _ in range(300):
+        pairs = [(rng.choice(names), rng.choice(values)) for _ in range(rng.randrange(0, 9))]
+        url = rng.choice([URL, "http://127.0.0.1:8080/twilio/voice", "https://h/x?a=1&a=1"])
+        assert twilio_signature(TOKEN, url, pairs) == twilios(TOKEN, url, pairs), pairs
