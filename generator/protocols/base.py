@@ -22,6 +22,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from ssl import SSLContext
 from typing import Any, Final, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,13 +49,17 @@ CLOSE_TIMEOUT_S: Final = 2.0
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """How one client connects and how long it waits; ``clock`` timestamps every event."""
+    """How one client connects and how long it waits; ``clock`` timestamps every event.
+    ``headers`` go on the handshake (already expanded, generator/protocols/transport.py);
+    ``ssl`` is the workload's shared TLS context for wss:// (None: the system default)."""
 
     url: str
     connect_timeout_s: float = 10.0
     greeting_timeout_s: float = 15.0
     response_timeout_s: float = 15.0
     clock: Clock = time.monotonic
+    headers: tuple[tuple[str, str], ...] = ()
+    ssl: SSLContext | None = None
 
 
 @dataclass(frozen=True)
@@ -161,12 +166,16 @@ def _timed_connection(clock: Clock) -> type[TimedConnection]:
 async def open_ws(
     url: str,
     timeout_s: float,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     clock: Clock = time.monotonic,
+    ssl_context: SSLContext | None = None,
 ) -> ClientConnection:
     """Open a connection the generator's way: no compression (frame sizes and CPU are what the
     peer sends), no proxy from the environment, no keepalive pings (the call has its own
-    timeouts), room for large frames. Raises a classified ConnectFailed."""
+    timeouts), room for large frames. ``headers`` may repeat a name as pairs; ``ssl_context``
+    (wss:// only) replaces the default one. Raises a classified ConnectFailed."""
+    # websockets refuses ssl=None for wss://: pass a context only when there is one.
+    tls: dict[str, Any] = {} if ssl_context is None else {"ssl": ssl_context}
     try:
         return await connect(
             url,
@@ -176,11 +185,20 @@ async def open_ws(
             close_timeout=CLOSE_TIMEOUT_S,
             ping_interval=None,
             max_size=MAX_MESSAGE_BYTES,
-            additional_headers=dict(headers) if headers else None,
+            additional_headers=list(_pairs(headers)) or None,
             create_connection=_timed_connection(clock),
+            **tls,
         )
     except Exception as exc:  # every failure to open is classified, none escapes raw
         raise classify_connect(exc) from exc
+
+
+def _pairs(
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+) -> Sequence[tuple[str, str]]:
+    if headers is None:
+        return ()
+    return list(headers.items()) if isinstance(headers, Mapping) else headers
 
 
 async def receive(ws: ClientConnection, deadline: Deadline) -> tuple[str | bytes, float]:

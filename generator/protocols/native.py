@@ -88,7 +88,13 @@ class NativeClient:
         return self._ws
 
     async def connect(self) -> float:
-        self._ws = await open_ws(self.url, self.settings.connect_timeout_s, clock=self._clock)
+        self._ws = await open_ws(
+            self.url,
+            self.settings.connect_timeout_s,
+            self.settings.headers,
+            clock=self._clock,
+            ssl_context=self.settings.ssl,
+        )
         return self._clock()
 
     async def wait_greeting(self) -> ResponseTiming:

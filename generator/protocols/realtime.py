@@ -45,6 +45,7 @@ from generator.protocols.errors import (
     ServerError,
 )
 from generator.protocols.pacing import send_paced
+from generator.protocols.transport import with_bearer_from_env
 
 PCM_BYTES_PER_S: Final = PCM_RATE * 2
 AUDIO_DELTAS: Final = frozenset({"response.output_audio.delta", "response.audio.delta"})
@@ -150,7 +151,13 @@ class RealtimeClient:
         return self._ws
 
     async def connect(self) -> float:
-        self._ws = await open_ws(self.url, self.settings.connect_timeout_s, clock=self._clock)
+        self._ws = await open_ws(
+            self.url,
+            self.settings.connect_timeout_s,
+            with_bearer_from_env(self.settings.headers),
+            clock=self._clock,
+            ssl_context=self.settings.ssl,
+        )
         return self._clock()
 
     async def wait_greeting(self) -> ResponseTiming:

@@ -112,7 +112,13 @@ class TwilioClient:
         )
 
     async def connect(self) -> float:
-        self._ws = await open_ws(self.url, self.settings.connect_timeout_s, clock=self._clock)
+        self._ws = await open_ws(
+            self.url,
+            self.settings.connect_timeout_s,
+            self.settings.headers,
+            clock=self._clock,
+            ssl_context=self.settings.ssl,
+        )
         connected_at = self._clock()
         self._started_at = connected_at
         await send(
