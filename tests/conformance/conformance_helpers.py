@@ -1,0 +1,62 @@
+"""What the conformance tests share besides fixtures: the fake upstream's script lengths, the
+caller's audio, and waiting for a port with a deadline (never a bare sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+from generator.audio import synth_speech
+from mocks.realtime.server import RealtimeServer
+
+# Short replies keep each test well under its timeout; the fake's VAD ends the turn after this
+# much silence, as OpenAI's server VAD does with the same setting.
+GREETING_MS = 300
+ANSWER_MS = 600
+SILENCE_MS = 500
+
+
+def spoken_turn(speech_ms: int = 800, seed: int = 7, rate: int = 24_000) -> bytes:
+    """PCM16 mono at ``rate``: synthetic speech, then line silence long enough for server VAD."""
+    silence = bytes(2 * rate * (SILENCE_MS + 300) // 1000)
+    return synth_speech(speech_ms, seed, rate) + silence
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers that cannot be told port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def wait_for_port(
+    port: int, within: float, alive: asyncio.subprocess.Process | None = None
+) -> None:
+    """Return once 127.0.0.1:``port`` accepts; fail after ``within`` s or if ``alive`` exits."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if alive is not None and alive.returncode is not None:
+                raise AssertionError(f"the server exited with {alive.returncode}") from None
+            if time.monotonic() > deadline:
+                message = f"nothing listens on 127.0.0.1:{port} after {within} s"
+                raise AssertionError(message) from None
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
+def answered_once(server: RealtimeServer) -> None:
+    """The fake's own record: one GA session, one completed answer, no error sent to it."""
+    (session,) = server.stats.sessions
+    assert not session.beta, "the client spoke the beta shape"
+    assert session.errors_sent == 0, session.to_document()
+    assert [(r.reply, r.status) for r in session.responses] == [("answer", "completed")], (
+        session.to_document()
+    )
