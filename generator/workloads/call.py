@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from websockets.exceptions import WebSocketException
 
 from generator.audio import utterance_pcm
@@ -37,13 +37,14 @@ from generator.protocols.base import Frames, ResponseTiming
 from generator.protocols.errors import CallError, classify_connect, classify_session
 from generator.workloads.base import IterationContext
 from generator.workloads.probe import probe_tcp
+from generator.workloads.ws_options import WsOptions
 
 OUTCOMES: Final = ("succeeded", "failed")
 # Distinct synthetic utterances per workload; more turns cycle through them.
 MAX_DISTINCT_UTTERANCES: Final = 4
 
 
-class CallConfig(BaseModel):
+class CallConfig(WsOptions):
     """One kind of call: where, which protocol, how many turns, how long to wait."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -86,12 +87,15 @@ class CallWorkload:
         self.config = config
         self._clock = clock
         self._tags = {"protocol": config.protocol, "workload": name}
+        headers, tls = config.transport(f"workloads.{name}.config")  # ${VAR}s expanded here
         self._settings = ClientSettings(
             url=config.url,
             connect_timeout_s=config.connect_timeout_s,
             greeting_timeout_s=config.greeting_timeout_s,
             response_timeout_s=config.response_timeout_s,
             clock=clock,
+            headers=headers,
+            ssl=tls,
         )
         self.utterances = self._build_utterances()  # InvalidInput for an unusable WAV file
         self._zeroed: set[int] = set()

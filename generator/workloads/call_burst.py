@@ -11,6 +11,8 @@ Metrics (tags also carry `workload`):
   trend   `call_ready_time`     ms from scheduled start to `session.ready`
   trend   `call_answer_time`    ms from scheduled start to the answer's `response.started`
   counter `errors_total`        {kind, ...}
+
+``headers``, ``ca_file`` and ``insecure`` go on every handshake (generator/workloads/ws_options.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -41,12 +43,13 @@ from generator.protocols.errors import (
 from generator.workloads.base import IterationContext
 from generator.workloads.connections import connection_url, open_ws, record_error, ws_url_validator
 from generator.workloads.probe import probe_tcp
+from generator.workloads.ws_options import WsOptions
 
 OUTCOMES: Final = ("accepted", "rejected", "timed_out", "failed")
 _REJECTING_STATUSES: Final = frozenset({"429", "503"})
 
 
-class CallBurstConfig(BaseModel):
+class CallBurstConfig(WsOptions):
     """Where to call and how long to wait at each step."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -114,6 +117,7 @@ class CallBurstWorkload:
         self.config = config
         self._clock = clock
         self._zeroed = False
+        self._headers, self._ssl = config.transport(f"workloads.{name}.config")
 
     async def setup(self) -> None:
         await probe_tcp(self.config.url)
@@ -123,7 +127,10 @@ class CallBurstWorkload:
         tags = {"workload": self.name}
         try:
             ws = await open_ws(
-                connection_url(self.config.url, ctx.rng), self.config.connect_timeout_s
+                connection_url(self.config.url, ctx.rng),
+                self.config.connect_timeout_s,
+                self._headers,
+                self._ssl,
             )
         except Exception as exc:  # every failure to connect is a result, not a crash
             self._finish(ctx.store, classify_connect(exc))

@@ -8,6 +8,8 @@ also holds an upstream session, which is what a capacity run is meant to load.
 flows, ``pages`` adds a random `page=` query parameter per connection (the page the visitor joined
 from) and ``interact_probability`` makes that share of connections speak once during their hold
 (silence as native-protocol audio, then `end_of_utterance`), so the backend answers them.
+``headers``, ``ca_file`` and ``insecure`` (generator/workloads/ws_options.py) go on every
+handshake: a token through `${VAR}`, a private CA for a staging certificate.
 
 Metrics (tags also carry `workload`):
   trend   `ws_connecting` ms from the iteration's intended start to the open connection
@@ -26,10 +28,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from random import Random
+from ssl import SSLContext
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -39,6 +42,7 @@ from generator.metrics.store import MetricsStore
 from generator.protocols.errors import CallError, SessionClosed, classify_connect, classify_session
 from generator.workloads.base import IterationContext
 from generator.workloads.probe import probe_tcp
+from generator.workloads.ws_options import WsOptions
 
 
 def ws_url_validator(value: str) -> str:
@@ -63,13 +67,20 @@ def connection_url(template: str, rng: Random, pages: Sequence[str] = ()) -> str
     return url
 
 
-async def open_ws(url: str, timeout_s: float) -> ClientConnection:
+async def open_ws(
+    url: str,
+    timeout_s: float,
+    headers: Sequence[tuple[str, str]] = (),
+    ssl_context: SSLContext | None = None,
+) -> ClientConnection:
     """Open a client connection the way the generator always does: no compression (so that
     frame sizes and CPU are what the server sends), no proxy from the environment, and no
     keepalive pings: a browser's WebSocket never pings (so a visitor's connection should not
     either), and each keepalive is a task and a timer per held connection (~2 kB of the ~20 kB
     of Python objects one costs, docs/performance.md). A dead peer still ends the hold, at its
-    end or with the server's close."""
+    end or with the server's close. ``headers`` are already expanded; ``ssl_context`` is the
+    workload's shared one (None: websockets' default for wss://)."""
+    tls: dict[str, Any] = {} if ssl_context is None else {"ssl": ssl_context}
     return await connect(
         url,
         compression=None,
@@ -78,6 +89,8 @@ async def open_ws(url: str, timeout_s: float) -> ClientConnection:
         close_timeout=5,
         max_size=None,
         ping_interval=None,
+        additional_headers=list(headers) or None,
+        **tls,
     )
 
 
@@ -85,7 +98,7 @@ def record_error(store: MetricsStore, error: CallError, workload: str) -> None:
     store.add_counter("errors_total", 1, {"kind": error.kind, **error.tags, "workload": workload})
 
 
-class ConnectionsConfig(BaseModel):
+class ConnectionsConfig(WsOptions):
     """Where to connect and how long to hold each connection."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -124,6 +137,7 @@ class ConnectionsWorkload:
         self.config = config
         self._clock = clock
         self._open = 0
+        self._headers, self._ssl = config.transport(f"workloads.{name}.config")
 
     async def setup(self) -> None:
         await probe_tcp(self.config.url)
@@ -136,7 +150,7 @@ class ConnectionsWorkload:
             speak_at = ctx.rng.uniform(0.0, hold_s / 2)
         tags = {"workload": self.name}
         try:
-            ws = await open_ws(url, self.config.connect_timeout_s)
+            ws = await open_ws(url, self.config.connect_timeout_s, self._headers, self._ssl)
         except Exception as exc:  # every failure to connect is a result, not a crash
             self._finish(ctx.store, classify_connect(exc))
             return
