@@ -1,6 +1,10 @@
 """A Scenario: the validated description of a run — workloads, each with a load model, and the
 thresholds that decide pass or fail. It comes from CLI flags or from a YAML file (format in
 docs/scenario.md); either way every problem is reported at once.
+
+A scenario is also what a run directory keeps (run.json, the summary, the reports): serialized,
+a WebSocket workload's `headers` hold their `${VAR}` templates, never a value that might be a
+secret (generator/protocols/transport.py); the object itself keeps them as given.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 from generator.errors import InvalidInput
 from generator.load.config import LoadConfig, parse_load, problems_of
 from generator.metrics.thresholds import CALL_DEFAULTS, Threshold, parse_thresholds
+from generator.protocols.transport import REDACTED, header_pairs, redact_headers
 
 WORKLOAD_TYPES = ("calls", "http", "webhooks", "connections", "call_burst")
+WEBSOCKET_TYPES = frozenset({"calls", "connections", "call_burst"})
 
 
 class WorkloadSpec(BaseModel):
@@ -24,6 +30,16 @@ class WorkloadSpec(BaseModel):
     type: str
     config: dict[str, Any] = Field(default_factory=dict)
     load: LoadConfig
+
+    @field_serializer("config")
+    def _redacted(self, config: dict[str, Any]) -> dict[str, Any]:
+        if self.type not in WEBSOCKET_TYPES or "headers" not in config:
+            return config
+        try:
+            headers: Any = redact_headers(header_pairs(config["headers"]))
+        except ValueError:  # a bad entry (the workload will refuse it): none of it is kept
+            headers = REDACTED
+        return {**config, "headers": headers}
 
 
 class Scenario(BaseModel):

@@ -16,8 +16,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bench.commands.traffic_common import add_ws_arguments, ws_options_from_flags
+from bench.commands.monitor_flags import add_monitor_arguments
+from bench.commands.run_options import add_distribution_arguments, run_distributed, run_options
 from bench.errors import UsageError
-from generator.distributed.shards import add_distribution_arguments, run_distributed
 from generator.launch import run_plan
 from generator.load.constant_arrival_rate import ConstantArrivalRate
 from generator.load.constant_vus import ConstantVUs
@@ -25,7 +27,6 @@ from generator.load.durations import parse_duration
 from generator.load.presets import PRESET_NAMES, Step, plan, preset
 from generator.load.shared_iterations import SharedIterations
 from generator.metrics.thresholds import DEFAULT_CALL_THRESHOLDS
-from generator.monitor.cli import add_monitor_arguments, monitoring
 from generator.runner import default_out_dir
 from generator.scenario import scenario_from_dict
 from generator.workloads.registry import build_workloads, check_ws_url
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     add_distribution_arguments(p)
     add_monitor_arguments(p)
+    add_ws_arguments(p)
     p.set_defaults(handler=handle)
 
 
@@ -108,6 +110,7 @@ def handle(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {"url": args.url, "protocol": args.protocol, "turns": args.turns}
     if args.audio:
         config["audio_file"] = args.audio
+    config.update(ws_options_from_flags(args))  # header templates only, expanded per process
     base = {
         "name": "calls",
         "seed": args.seed,
@@ -118,7 +121,6 @@ def handle(args: argparse.Namespace) -> int:
     base["workloads"]["calls"]["load"] = steps[0][1].model_dump(mode="json")
     scenario = scenario_from_dict(base)  # validates flags and thresholds before any traffic
     build_workloads(scenario)
-    with monitoring(args):
-        if len(steps) > 1 or args.plan:
-            return run_plan(base, steps, out, args.json)
-        return run_distributed(args, scenario, out)
+    if len(steps) > 1 or args.plan:
+        return run_plan(base, steps, run_options(args, out), args.json)
+    return run_distributed(args, scenario, out)

@@ -23,10 +23,12 @@ from typing import Any
 
 from bench.commands.traffic_common import (
     add_common_arguments,
+    add_ws_arguments,
     parse_range,
     positive_duration,
     run_single,
     thresholds_from_flags,
+    ws_options_from_flags,
 )
 from bench.errors import UsageError
 from generator.load.constant_arrival_rate import ConstantArrivalRate
@@ -54,6 +56,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--interact", type=float, default=0.0, help="share of visitors who speak")
     p.add_argument("--connect-timeout", default="10s", help="handshake timeout (default 10s)")
     add_common_arguments(p, "ws_success:rate>=0.95 (hold), call_accepted:rate>=0.95 (burst)")
+    add_ws_arguments(p)
     p.set_defaults(handler=handle)
 
 
@@ -95,6 +98,7 @@ def handle(args: argparse.Namespace) -> int:
         connect_timeout_s=connect_s,
         pages=pages,
         interact_probability=args.interact,
+        **ws_options_from_flags(args),
     )
     stages = (
         Stage(duration=ramp_s, target=target),
@@ -125,7 +129,7 @@ def _burst(args: argparse.Namespace, url: str, connect_s: float, problems: list[
     if problems:
         raise UsageError("; ".join(problems))
     cap = args.target or 1000
-    config = CallBurstConfig(url=url, connect_timeout_s=connect_s)
+    config = CallBurstConfig(url=url, connect_timeout_s=connect_s, **ws_options_from_flags(args))
     load = ConstantArrivalRate(
         rate=args.rate,
         duration=duration_s,

@@ -4,6 +4,10 @@ through the generator's Runner (the same run directory and summary as `callbench
 
 The scenario written to run.json holds only what the flags said in the clear: secrets (API token,
 Twilio auth token) reach the workload object directly and never the scenario.
+
+Every WebSocket command (calls, connections) also takes `--header`, `--ca-file` and `--insecure`
+(`add_ws_arguments`); the headers stay templates (`${VAR}`) in the scenario and in the flags a
+`--workers` child receives, and are expanded where the workload is built.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bench.commands.monitor_flags import add_monitor_arguments
+from bench.commands.run_options import add_distribution_arguments, run_distributed
 from bench.errors import UsageError
-from generator.distributed.shards import add_distribution_arguments, run_distributed, run_here
+from generator.distributed.shards import run_here
 from generator.load.config import LoadConfig, problems_of
 from generator.load.durations import parse_duration
 from generator.metrics.thresholds import parse_threshold
-from generator.monitor.cli import add_monitor_arguments, monitoring
+from generator.protocols.transport import parse_header
 from generator.runner import default_out_dir
 from generator.scenario import Scenario
 from generator.workloads.base import Workload
@@ -42,6 +48,54 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_help: str) -> 
     parser.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     add_distribution_arguments(parser)
     add_monitor_arguments(parser)
+
+
+def add_ws_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--header`, `--ca-file`, `--insecure`: what a WebSocket command needs to reach a real
+    deployment behind auth or a private certificate."""
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="handshake header, repeatable; ${VAR} is read from the environment "
+        "(e.g. --header 'Authorization: Bearer ${TOKEN}': the token stays out of the process "
+        "list and the run directory)",
+    )
+    parser.add_argument(
+        "--ca-file", metavar="FILE", help="wss://: trust this PEM CA bundle (a private CA)"
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="wss://: do not verify the certificate"
+    )
+
+
+def ws_options_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The workload config entries the WebSocket flags ask for (none when none were given, so a
+    plain run's scenario stays as it was); bad flags are a UsageError, all reported at once."""
+    problems: list[str] = []
+    headers: list[list[str]] = []
+    for text in getattr(args, "header", None) or ():
+        try:
+            headers.append(list(parse_header(text)))
+        except ValueError as exc:
+            problems.append(f"--header: {exc}")
+    ca_file = getattr(args, "ca_file", None)
+    insecure = bool(getattr(args, "insecure", False))
+    if ca_file is not None and insecure:
+        problems.append("--ca-file and --insecure cannot be combined: choose one")
+    if (ca_file is not None or insecure) and not str(getattr(args, "url", "")).startswith("wss://"):
+        problems.append("--ca-file and --insecure apply to wss:// URLs only")
+    if problems:
+        raise UsageError("; ".join(problems))
+    options: dict[str, Any] = {}
+    if headers:
+        options["headers"] = headers
+    if ca_file is not None:
+        options["ca_file"] = ca_file
+    if insecure:
+        options["insecure"] = True
+    return options
 
 
 def thresholds_from_flags(
@@ -119,10 +173,9 @@ def run_single(
         raise UsageError("; ".join(problems_of(exc))) from None
     out = args.out or default_out_dir()
     # Worker processes rebuild ``workload`` from the same flags; each runs its slice of ``load``.
-    with monitoring(args):
-        return run_distributed(
-            args,
-            scenario,
-            out,
-            lambda part, where: run_here(part, where, args.json, {name: workload}),
-        )
+    return run_distributed(
+        args,
+        scenario,
+        out,
+        lambda part, options: run_here(part, options, args.json, {name: workload}),
+    )

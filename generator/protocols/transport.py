@@ -100,13 +100,16 @@ def expand_headers(
         def substitute(match: re.Match[str], header: str = name) -> str:
             var = match.group(1)
             if var not in environ:
-                missing.append(f"header {header} needs ${{{var}}}, which is not set")
+                missing.append(
+                    f"header {header} needs ${{{var}}}, which is not set in the environment "
+                    "(export it, or change the header)"
+                )
                 return ""
             return environ[var]
 
         out.append((name, _REFERENCE.sub(substitute, template)))
     if missing:
-        raise InvalidInput(where, [*missing, "export the variable or change the header"])
+        raise InvalidInput(where, list(dict.fromkeys(missing)))
     return tuple(out)
 
 

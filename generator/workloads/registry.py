@@ -1,5 +1,9 @@
 """Builds the Workload objects a Scenario names, by workload type. Imports each workload module
-only when a scenario uses it, so a missing or broken one affects only the runs that need it."""
+only when a scenario uses it, so a missing or broken one affects only the runs that need it.
+
+Building is when a WebSocket workload's header templates are expanded and its CA file read
+(generator/workloads/ws_options.py): a variable that is not set is reported here, with the
+workload and the header, before any traffic."""
 
 from __future__ import annotations
 
@@ -53,6 +57,16 @@ def _builder(kind: str) -> Callable[[str, Mapping[str, Any], int], Workload] | N
     return None
 
 
+def _located(exc: InvalidInput, config_where: str) -> list[str]:
+    """The problems of one workload, each saying where below its config it is (a header, the
+    CA file) when that is more than the config as a whole."""
+    if not exc.where.startswith("workloads"):
+        return [str(exc)]
+    if exc.where.startswith(config_where + "."):
+        return [f"{exc.where}: {problem}" for problem in exc.problems]
+    return exc.problems
+
+
 def build_workloads(scenario: Scenario) -> dict[str, Workload]:
     built: dict[str, Workload] = {}
     problems: list[str] = []
@@ -64,7 +78,7 @@ def build_workloads(scenario: Scenario) -> dict[str, Workload]:
             else:
                 problems.append(f"workloads.{name}.type: unknown workload type {spec.type!r}")
         except InvalidInput as exc:
-            problems.extend(exc.problems if exc.where.startswith("workloads") else [str(exc)])
+            problems.extend(_located(exc, f"workloads.{name}.config"))
     if problems:
         raise InvalidInput("scenario", problems)
     return built
