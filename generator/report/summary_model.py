@@ -1,0 +1,381 @@
+"""The run summary as types: what summary.json and `--json` hold (docs/summary-schema.md, schema
+`callbench.summary/1`), built by summary.py and read by every report, the merge, the drills and
+`callbench report`.
+
+`Summary.to_json()` gives the documented JSON, key for key and in the documented order;
+`Summary.from_json()` reads it back and checks its shape (a `BadSummary` names the first place
+that is wrong). Summaries written before the verdict, the findings and the target monitor existed
+still read: those sections are then None, and `to_json()` leaves them out again, so an old run
+directory's summary.json reads and writes back unchanged.
+
+Maps keyed by the run's own names (workloads, metrics, counters, rates, errors, the monitor's
+keys) stay maps, of typed values: which metrics a run has depends on its workloads. `config` stays
+the scenario's JSON (docs/scenario.md) rather than a model of it: it has its own model
+(`generator.scenario.Scenario`), and a scenario written by an older version need not validate
+under today's, while its summary must still read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from generator.diagnosis.finding import Finding, Severity
+from generator.diagnosis.verdict import Zone
+from generator.monitor.evidence import Recovery
+from generator.report import summary_json as js
+from generator.report.summary_json import BadSummary
+
+SCHEMA = "callbench.summary/1"
+Status = Literal["completed", "aborted", "interrupted"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+ZONES: tuple[Zone, ...] = get_args(Zone)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+# A trend's figures in the order the summary (and every table of them) lists them.
+TREND_COLUMNS = ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")
+
+__all__ = ["SCHEMA", "BadSummary", "Summary"]
+
+
+@dataclass(frozen=True)
+class WorkloadInfo:
+    type: str
+    executor: str
+    max_vus: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "executor": self.executor, "max_vus": self.max_vus}
+
+    @staticmethod
+    def from_json(value: object, where: str) -> WorkloadInfo:
+        d = js.obj(value, where)
+        return WorkloadInfo(
+            js.text(d, "type", where),
+            js.text(d, "executor", where),
+            js.integer(d, "max_vus", where),
+        )
+
+
+@dataclass(frozen=True)
+class Calls:
+    total: int
+    succeeded: int
+    failed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "succeeded": self.succeeded, "failed": self.failed}
+
+    @staticmethod
+    def from_json(value: object, where: str) -> Calls:
+        d = js.obj(value, where)
+        return Calls(*(js.integer(d, k, where) for k in ("total", "succeeded", "failed")))
+
+
+@dataclass(frozen=True)
+class TrendFigures:
+    """One trend in milliseconds (``count`` samples)."""
+
+    count: int
+    min: float
+    avg: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+
+    def cells(self) -> tuple[float, ...]:
+        """The figures in TREND_COLUMNS order."""
+        return (self.count, self.min, self.avg, self.p50, self.p90, self.p95, self.p99, self.max)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(zip(TREND_COLUMNS, self.cells(), strict=True))
+
+    @staticmethod
+    def from_json(value: object, where: str) -> TrendFigures:
+        d = js.obj(value, where)
+        figures = [js.number(d, k, where) for k in TREND_COLUMNS[1:]]
+        return TrendFigures(js.integer(d, "count", where), *figures)
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    """A threshold's result; ``value`` None: no data (the threshold fails)."""
+
+    expr: str
+    value: float | None
+    ok: bool
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"expr": self.expr, "value": self.value, "ok": self.ok}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    @staticmethod
+    def from_json(value: object, where: str) -> ThresholdRow:
+        d = js.obj(value, where)
+        return ThresholdRow(
+            js.text(d, "expr", where),
+            js.opt_number(d, "value", where),
+            js.flag(d, "ok", where),
+            js.opt_text(d, "note", where) or "",
+        )
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """A performance target's row of the verdict; ``value`` None and zone `n/a` without data."""
+
+    target: str
+    label: str
+    value: float | None
+    unit: str
+    zone: Zone
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "label": self.label,
+            "value": self.value,
+            "unit": self.unit,
+            "zone": self.zone,
+            "reason": self.reason,
+        }
+
+    @staticmethod
+    def from_json(value: object, where: str) -> TargetRow:
+        d = js.obj(value, where)
+        return TargetRow(
+            js.text(d, "target", where),
+            js.text(d, "label", where),
+            js.opt_number(d, "value", where),
+            js.text(d, "unit", where),
+            js.choice(d, "zone", where, ZONES),
+            js.text(d, "reason", where),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The run's zone (its worst row), the readiness line for it, and the rows. In the JSON these
+    are three top-level keys: `zone`, `readiness` and `verdict` (the rows)."""
+
+    zone: Zone
+    readiness: str
+    rows: tuple[TargetRow, ...]
+
+
+def finding_from_json(value: object, where: str) -> Finding:
+    d = js.obj(value, where)
+    return Finding(
+        rule=js.text(d, "rule", where),
+        title=js.text(d, "title", where),
+        severity=js.choice(d, "severity", where, SEVERITIES),
+        evidence=list(js.items(d, "evidence", where, js.strings)),
+        runbook=js.text(d, "runbook", where),
+        next_step=js.text(d, "next_step", where),
+    )
+
+
+def recovery_from_json(value: object, where: str) -> Recovery:
+    d = js.obj(value, where)
+    return Recovery(
+        key=js.opt_text(d, "key", where),
+        baseline=js.opt_number(d, "baseline", where),
+        final=js.opt_number(d, "final", where),
+        recovered=js.opt_flag(d, "recovered", where),
+        after_s=js.opt_number(d, "after_s", where),
+        growth_pct=js.opt_number(d, "growth_pct", where),
+    )
+
+
+@dataclass(frozen=True)
+class PhaseSamples:
+    baseline: int
+    load: int
+    cooldown: int
+
+    def items(self) -> tuple[tuple[str, int], ...]:
+        return (("baseline", self.baseline), ("load", self.load), ("cooldown", self.cooldown))
+
+
+@dataclass(frozen=True)
+class RecoveryChecks:
+    memory: Recovery
+    db_connections: Recovery
+
+    def items(self) -> tuple[tuple[str, Recovery], ...]:
+        return (("memory", self.memory), ("db_connections", self.db_connections))
+
+
+@dataclass(frozen=True)
+class MonitorSummary:
+    """The target monitor's section (docs/monitor.md): samples per phase, and per monitor key
+    the baseline median, the peak under load and the last sample."""
+
+    available: bool
+    samples: PhaseSamples
+    load_end_t: float | None
+    baseline: Mapping[str, float]
+    peak: Mapping[str, float]
+    final: Mapping[str, float]
+    backend_down_samples: int
+    recovery: RecoveryChecks
+
+    def phases(self) -> Iterator[tuple[str, Mapping[str, float]]]:
+        yield from (("baseline", self.baseline), ("peak", self.peak), ("final", self.final))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "available": self.available,
+            "samples": dict(self.samples.items()),
+            "load_end_t": self.load_end_t,
+            "baseline": dict(self.baseline),
+            "peak": dict(self.peak),
+            "final": dict(self.final),
+            "backend_down_samples": self.backend_down_samples,
+            "recovery": {name: r.as_dict() for name, r in self.recovery.items()},
+        }
+
+    @staticmethod
+    def from_json(value: object, where: str) -> MonitorSummary:
+        d = js.obj(value, where)
+        samples = js.obj(d.get("samples"), f"{where}.samples")
+        recovery = js.obj(d.get("recovery"), f"{where}.recovery")
+        here = f"{where}.recovery"
+        counts = [
+            js.integer(samples, p, f"{where}.samples") for p in ("baseline", "load", "cooldown")
+        ]
+        return MonitorSummary(
+            available=js.flag(d, "available", where),
+            samples=PhaseSamples(*counts),
+            load_end_t=js.opt_number(d, "load_end_t", where),
+            baseline=js.mapping(d, "baseline", where, js.as_number),
+            peak=js.mapping(d, "peak", where, js.as_number),
+            final=js.mapping(d, "final", where, js.as_number),
+            backend_down_samples=js.integer(d, "backend_down_samples", where),
+            recovery=RecoveryChecks(
+                recovery_from_json(recovery.get("memory"), f"{here}.memory"),
+                recovery_from_json(recovery.get("db_connections"), f"{here}.db_connections"),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One run's summary. ``verdict``, ``findings`` and ``monitor`` are None only in summaries
+    written before those sections existed; ``findings`` is empty on a healthy run."""
+
+    name: str
+    started_at: str | None
+    status: Status
+    duration_s: float
+    workloads: Mapping[str, WorkloadInfo]
+    calls: Calls
+    success_rate: float | None
+    calls_per_s: float
+    iterations: int
+    dropped_iterations: int
+    vus_max: int
+    metrics: Mapping[str, TrendFigures]
+    counters: Mapping[str, int]
+    rates: Mapping[str, float]
+    errors: Mapping[str, int]
+    thresholds: tuple[ThresholdRow, ...]
+    passed: bool
+    config: Mapping[str, Any]
+    verdict: Verdict | None = None
+    findings: tuple[Finding, ...] | None = None
+    monitor: MonitorSummary | None = None
+    schema: str = SCHEMA
+
+    @property
+    def zone(self) -> Zone | None:
+        return None if self.verdict is None else self.verdict.zone
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema": self.schema,
+            "name": self.name,
+            "started_at": self.started_at,
+            "status": self.status,
+            "duration_s": self.duration_s,
+            "workloads": {name: w.to_json() for name, w in self.workloads.items()},
+            "calls": self.calls.to_json(),
+            "success_rate": self.success_rate,
+            "calls_per_s": self.calls_per_s,
+            "iterations": self.iterations,
+            "dropped_iterations": self.dropped_iterations,
+            "vus_max": self.vus_max,
+            "metrics": {name: m.to_json() for name, m in self.metrics.items()},
+            "counters": dict(self.counters),
+            "rates": dict(self.rates),
+            "errors": dict(self.errors),
+            "thresholds": [t.to_json() for t in self.thresholds],
+            "passed": self.passed,
+        }
+        if self.verdict is not None:
+            out["zone"] = self.verdict.zone
+            out["readiness"] = self.verdict.readiness
+            out["verdict"] = [r.to_json() for r in self.verdict.rows]
+        if self.findings is not None:
+            out["findings"] = [f.as_dict() for f in self.findings]
+        if self.monitor is not None:
+            out["monitor"] = self.monitor.to_json()
+        out["config"] = self.config
+        return out
+
+    def dumps(self) -> str:
+        """The JSON text of summary.json, `--json` and `callbench report --format json`."""
+        return json.dumps(self.to_json(), indent=2)
+
+    @staticmethod
+    def from_json(value: object) -> Summary:
+        """Raises BadSummary when ``value`` is not a summary of schema callbench.summary/1."""
+        d = js.obj(value, "summary")
+        schema = js.text(d, "schema", "")
+        if schema != SCHEMA:
+            raise BadSummary("schema", f"expected {SCHEMA}, found {schema!r}")
+        return Summary(
+            schema=schema,
+            name=js.text(d, "name", ""),
+            started_at=js.opt_text(d, "started_at", ""),
+            status=js.choice(d, "status", "", STATUSES),
+            duration_s=js.number(d, "duration_s", ""),
+            workloads=js.mapping(d, "workloads", "", WorkloadInfo.from_json),
+            calls=Calls.from_json(d.get("calls"), "calls"),
+            success_rate=js.opt_number(d, "success_rate", ""),
+            calls_per_s=js.number(d, "calls_per_s", ""),
+            iterations=js.integer(d, "iterations", ""),
+            dropped_iterations=js.integer(d, "dropped_iterations", ""),
+            vus_max=js.integer(d, "vus_max", ""),
+            metrics=js.mapping(d, "metrics", "", TrendFigures.from_json),
+            counters=js.mapping(d, "counters", "", js.as_int),
+            rates=js.mapping(d, "rates", "", js.as_number),
+            errors=js.mapping(d, "errors", "", js.as_int),
+            thresholds=js.items(d, "thresholds", "", ThresholdRow.from_json),
+            passed=js.flag(d, "passed", ""),
+            config=js.obj(d.get("config"), "config"),
+            verdict=_verdict_from_json(d),
+            findings=(
+                None if "findings" not in d else js.items(d, "findings", "", finding_from_json)
+            ),
+            monitor=(
+                None if "monitor" not in d else MonitorSummary.from_json(d["monitor"], "monitor")
+            ),
+        )
+
+
+def _verdict_from_json(d: Mapping[str, Any]) -> Verdict | None:
+    if not any(key in d for key in ("zone", "readiness", "verdict")):
+        return None
+    return Verdict(
+        js.choice(d, "zone", "", ZONES),
+        js.text(d, "readiness", ""),
+        js.items(d, "verdict", "", TargetRow.from_json),
+    )
