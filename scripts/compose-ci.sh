@@ -240,7 +240,7 @@ mark "drill backend-crash (compose)"
 
 # -- 7. the stack once more: did Prometheus see it? --------------------------------------------
 STATE=$RUN/state
-"$VENV/bin/python" -m bench.stack.compose up --state-dir "$STATE" --timeout "$DEADLINE_S" \
+"$VENV/bin/python" -m bench.stack.compose_cli up --state-dir "$STATE" --timeout "$DEADLINE_S" \
     --set postgres.max_connections=20 --set backend.db_pool_max=50 >"$RUN/stack.json"
 say "stack is up: postgres :$POSTGRES_PORT, realtime :$REALTIME_PORT, backend :$BACKEND_PORT" \
     "(admin :$BACKEND_ADMIN_PORT), prometheus :$PROMETHEUS_PORT"
@@ -294,10 +294,10 @@ PY
 mark "calls into the cap, seen by Prometheus"
 
 # -- container stats through the SDK ----------------------------------------------------------------
-"$VENV/bin/python" -m bench.stack.compose stats --state-dir "$STATE"
+"$VENV/bin/python" -m bench.stack.compose_cli stats --state-dir "$STATE"
 
 # -- 8. down --------------------------------------------------------------------------------------
-"$VENV/bin/python" -m bench.stack.compose down --state-dir "$STATE"
+"$VENV/bin/python" -m bench.stack.compose_cli down --state-dir "$STATE"
 left=$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")
 [ -z "$left" ] || { say "containers left after down: $left" >&2; exit 1; }
 docker image prune -f >/dev/null # images replaced by this run's builds: keep the cache bounded

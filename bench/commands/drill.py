@@ -21,9 +21,11 @@ from typing import Any
 from bench import exitcodes
 from bench.drilling.model import Drill, find_drill, load_all
 from bench.drilling.rehearsal import ChildRuns, Step, plan, rehearse_lanes
-from bench.drilling.runner import DrillResult, Runtime, run_drill
+from bench.drilling.runner import DrillResult, run_drill
 from bench.drilling.table import list_drills, render_result, render_table
 from bench.errors import UsageError
+from bench.monitoring import runbooks_dir
+from bench.stack.runtime import RuntimeName
 from generator.runner import progress_stream
 
 
@@ -92,7 +94,11 @@ def _write_comparison(name: str, broken: DrillResult, fixed: DrillResult, out: P
         from generator.report.html import render_comparison_html
 
         page = render_comparison_html(
-            broken.run_dir, fixed.run_dir, f"drill {name}: before and after the fix", out
+            broken.run_dir,
+            fixed.run_dir,
+            f"drill {name}: before and after the fix",
+            out,
+            runbooks=runbooks_dir(),
         )
         (out / "comparison.html").write_text(page, encoding="utf-8")
     except Exception as exc:  # as above: the table is the verdict
@@ -105,7 +111,7 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 def _run(
-    drill: Drill, out: Path, *, fix: bool, quick: bool, runtime: Runtime = "local"
+    drill: Drill, out: Path, *, fix: bool, quick: bool, runtime: RuntimeName = "local"
 ) -> DrillResult:
     which = "its fix" if fix else "the drill"
     _echo(f"{drill.name}: running {which} on the {runtime} runtime into {out}")
@@ -141,7 +147,7 @@ def rehearse(
     *,
     quick: bool,
     run: Callable[..., DrillResult] = _run,
-    runtime: Runtime = "local",
+    runtime: RuntimeName = "local",
     repeat: int = 1,
     jobs: int = 1,
 ) -> tuple[list[DrillResult], bool]:

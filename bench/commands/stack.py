@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import exitcodes
-from bench.stack.compose import ComposeStack
-from bench.stack.local import LocalStack
 from bench.stack.overrides import parse_pairs
+from bench.stack.runtime import RUNTIMES, make_runtime, recorded_runtime
 from bench.stack.state import StackState
 
 DEFAULT_STATE_DIR = Path(".callbench")
@@ -22,7 +21,7 @@ DEFAULT_STATE_DIR = Path(".callbench")
 
 def register(subparsers: Any) -> None:
     up = subparsers.add_parser("up", help="start the stack and print its URLs")
-    up.add_argument("--runtime", choices=["local", "compose"], default="local")
+    up.add_argument("--runtime", choices=RUNTIMES, default="local")
     up.add_argument(
         "--set",
         dest="overrides",
@@ -60,24 +59,11 @@ def _progress(line: str) -> None:
     print(f"callbench: {line}", file=sys.stderr, flush=True)
 
 
-def _recorded(state_dir: Path) -> LocalStack | ComposeStack:
-    """The runtime that brought up the recorded stack: only it knows how to stop its parts
-    (signalling a container's PID from the host would be wrong)."""
-    state = StackState.load(state_dir)
-    if state is not None and state.runtime == "compose":
-        return ComposeStack(state_dir, echo=_progress)
-    return LocalStack(state_dir, echo=_progress)
-
-
 def run_up(args: argparse.Namespace) -> int:
     overrides = parse_pairs(args.overrides)
-    stack: LocalStack | ComposeStack
-    if args.runtime == "compose":
-        # Its timeout covers image builds too.
-        timeout = max(args.timeout, 600.0)
-        stack = ComposeStack(args.state_dir, overrides, timeout=timeout, echo=_progress)
-    else:
-        stack = LocalStack(args.state_dir, overrides, timeout=args.timeout, echo=_progress)
+    # compose's timeout covers image builds too.
+    timeout = max(args.timeout, 600.0) if args.runtime == "compose" else args.timeout
+    stack = make_runtime(args.runtime, args.state_dir, overrides, timeout=timeout, echo=_progress)
     state = stack.up()
     if args.json:
         print(state.model_dump_json(indent=2))
@@ -102,7 +88,7 @@ def run_status(args: argparse.Namespace) -> int:
         else:
             print(f"no stack (no {Path(args.state_dir) / 'stack.json'}); run `callbench up`")
         return exitcodes.INFRASTRUCTURE
-    results = _recorded(args.state_dir).status()
+    results = recorded_runtime(args.state_dir, echo=_progress).status()
     healthy = all(r.healthy for r in results)
     if args.json:
         print(
@@ -116,7 +102,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    if _recorded(args.state_dir).down():
+    if recorded_runtime(args.state_dir, echo=_progress).down():
         print("stack stopped")
     else:
         print(f"no stack to stop (no {Path(args.state_dir) / 'stack.json'})")

@@ -15,14 +15,14 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from bench import exitcodes
 from bench.drilling import actions, diagnosis
-from bench.drilling.model import Drill, Expectation, TimedAction
-from bench.stack.compose import ComposeStack
-from bench.stack.local import LocalStack
+from bench.drilling.model import Drill, Expectation, TimedAction, runbooks_dir
+from bench.stack.runtime import Runtime, RuntimeName, make_runtime
 from bench.stack.state import StackState
+from generator.options import RunOptions
 from generator.runner import Runner
 from generator.workloads.registry import build_workloads
 
@@ -110,10 +110,7 @@ def stack_urls(state: StackState) -> dict[str, str]:
     return urls
 
 
-Runtime = Literal["local", "compose"]
-
-
-async def _fire(stack: actions.DrillStack, timed: TimedAction, problems: list[str]) -> None:
+async def _fire(stack: Runtime, timed: TimedAction, problems: list[str]) -> None:
     await asyncio.sleep(timed.at_s)
     try:
         if timed.action == "kill_backend":
@@ -126,7 +123,7 @@ async def _fire(stack: actions.DrillStack, timed: TimedAction, problems: list[st
 
 
 async def _run_load(
-    stack: actions.DrillStack,
+    stack: Runtime,
     drill: Drill,
     out_dir: Path,
     *,
@@ -138,10 +135,9 @@ async def _run_load(
     assert state is not None
     scenario = drill.scenario(stack_urls(state), quick=quick, fix=fix)
     workloads = build_workloads(scenario)
-    monitor = diagnosis.make_monitor(state, out_dir, cooldown_s=drill.cooldown_s)
-    runner = Runner(
-        scenario, workloads, out_dir, progress=progress, **diagnosis.runner_kwargs(monitor)
-    )
+    monitor = diagnosis.monitor_config(state, cooldown_s=drill.cooldown_s)
+    options = RunOptions(out_dir, monitor=monitor, progress=progress, runbooks=runbooks_dir())
+    runner = Runner(scenario, options, workloads)
     problems: list[str] = []
     planned = drill.actions_for(fix)
     timed = [asyncio.create_task(_fire(stack, t, problems)) for t in planned]
@@ -172,20 +168,18 @@ def run_drill(
     quick: bool = False,
     progress: TextIO | None = None,
     echo: Any = None,
-    runtime: Runtime = "local",
+    runtime: RuntimeName = "local",
 ) -> DrillResult:
     """Run the drill (or its fix) into ``out_dir``; the stack is always torn down.
 
     Raises StackError when the stack does not start; KeyboardInterrupt passes through after the
     teardown (a Ctrl-C during the load itself ends the run as `interrupted`, exit code 130)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stack: actions.DrillStack
-    say = echo or (lambda _: None)
-    if runtime == "compose":
-        # Containers may be built on first use: compose's own wait, not the processes' 30 s.
-        stack = ComposeStack(out_dir / "stack", drill.overrides(fix), timeout=300.0, echo=say)
-    else:
-        stack = LocalStack(out_dir / "stack", drill.overrides(fix), timeout=30.0, echo=say)
+    # Containers may be built on first use: compose's own wait, not the processes' 30 s.
+    timeout = 300.0 if runtime == "compose" else 30.0
+    stack = make_runtime(
+        runtime, out_dir / "stack", drill.overrides(fix), timeout=timeout, echo=echo
+    )
     with stack:
         assert stack.state is not None
         _apply_runtime(stack.state, drill, fix)

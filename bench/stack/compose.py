@@ -1,29 +1,30 @@
 """The compose runtime: the stack of ``docker-compose.yml`` (plus any override, e.g. CI's) as
-containers, behind the same shape as ``LocalStack``: ``up() -> StackState``, ``down()``,
-``status()``; plus what the drills need from containers — ``stats()`` (CPU, memory), ``kill()``
-and ``restart()`` for the crash drill, ``logs()`` for failures.
+containers, behind the same ``Runtime`` protocol as ``LocalStack`` (bench/stack/runtime.py):
+``up() -> StackState``, ``down()``, ``kill(part)``, ``restart(part)``, ``state``; plus
+``status()``, ``stats()`` (CPU, memory) for the monitor and ``logs()`` for failures.
+
+The compose files are package data (``bench/assets/docker-compose*.yml``, links to the
+checkout's own), so an installed ``callbench`` runs the same files; every path they mount comes
+from ``CALLBENCH_ASSETS``, set here to the packaged directory (bench/stack/assets.py).
 
 Lifecycle (up, down) goes through the compose CLI (``docker-compose``, or the ``docker compose``
 plugin), which owns build, dependency order and health checks; per-container work goes through
 the Docker SDK, finding containers by compose's project/service labels. Host-side URLs are read
 from the resolved configuration (``compose config``), so they follow the same environment
 variables as the file. ``--set`` overrides become those variables (or small files the compose
-file mounts): run ``python -m bench.stack.compose up|status|stats|down`` to drive it by hand.
+file mounts): run ``python -m bench.stack.compose_cli up|status|stats|down`` to drive it by hand.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,16 +34,16 @@ import yaml
 
 from bench.errors import StackError
 from bench.stack import health, overrides
+from bench.stack.assets import assets_dir, checkout_root, compose_env
 from bench.stack.compose_config import describe, host_address, settings_env
 from bench.stack.processes import pid_create_time
 from bench.stack.state import StackState
 from generator.monitor.process import cpu_percent_from_stats
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
-USER_OVERRIDE = PROJECT_ROOT / "docker-compose.override.yml"  # the users' published ports
-CI_OVERRIDE = PROJECT_ROOT / "docker-compose.ci.yml"
+COMPOSE_FILE = "docker-compose.yml"
+USER_OVERRIDE = "docker-compose.override.yml"  # the users' published ports
 DEFAULT_PROJECT = "callbench"
+DEFAULT_IMAGE = "callbench:latest"
 
 Echo = Callable[[str], None]
 
@@ -75,12 +76,14 @@ def compose_command() -> list[str]:
 
 
 def default_files() -> list[Path]:
-    """``COMPOSE_FILE`` (os.pathsep-separated, as compose reads it), else what a bare
-    ``docker-compose`` reads: the users' file and its override (published ports)."""
+    """``COMPOSE_FILE`` (os.pathsep-separated, as compose reads it; made absolute), else what a
+    bare ``docker-compose`` reads, from the package: the users' file and its override."""
     listed = os.environ.get("COMPOSE_FILE")
     if listed:
-        return [Path(item) for item in listed.split(os.pathsep) if item]
-    return [COMPOSE_FILE] + ([USER_OVERRIDE] if USER_OVERRIDE.is_file() else [])
+        return [Path(item).absolute() for item in listed.split(os.pathsep) if item]
+    folder = assets_dir()
+    override = folder / USER_OVERRIDE
+    return [folder / COMPOSE_FILE] + ([override] if override.is_file() else [])
 
 
 def require_engine() -> None:
@@ -118,9 +121,10 @@ class ComposeStack:
         timeout: float = 600.0,
         echo: Echo = _quiet,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        # Absolute: the files written under it are mounted by containers started elsewhere.
+        self.state_dir = Path(state_dir).absolute()
         self.overrides = dict(overrides or {})
-        self.files = [Path(f) for f in (files or default_files())]
+        self.files = [Path(f).absolute() for f in (files or default_files())]
         self.project = project or os.environ.get("COMPOSE_PROJECT_NAME", DEFAULT_PROJECT)
         self.timeout = timeout
         self.echo = echo
@@ -148,7 +152,7 @@ class ComposeStack:
         for file in self.files:
             argv += ["-f", str(file)]
         argv += list(args)
-        env = {**os.environ, **self._env}
+        env = {**compose_env(), **os.environ, **self._env}
         try:
             proc = subprocess.run(
                 argv, capture_output=True, text=True, env=env, timeout=timeout, check=False
@@ -178,6 +182,8 @@ class ComposeStack:
         if settings.pgbouncer == "on" or settings.db_via == "pgbouncer":
             services.insert(1, "pgbouncer")
         config = self.config()
+        if checkout_root() is None:
+            self._require_prebuilt_image(config)
         if settings.prometheus != "off":
             services.append("prometheus")
             grafana = config.get("services", {}).get("grafana", {})
@@ -205,6 +211,22 @@ class ComposeStack:
         state.save(self.state_dir)
         self.state = state
         return state
+
+    def _require_prebuilt_image(self, config: Mapping[str, Any]) -> None:
+        """An installed wheel has no Dockerfile or sources to build the callbench image from: say
+        so before compose tries (and fails with a build error about a missing Dockerfile)."""
+        image = str(config.get("services", {}).get("backend", {}).get("image") or DEFAULT_IMAGE)
+        import docker  # the SDK is only needed by the compose runtime
+
+        try:
+            self._client().images.get(image)
+        except docker.errors.ImageNotFound:
+            raise StackError(
+                "compose",
+                f"the image {image} is not built, and an installed callbench has no sources to "
+                "build it from: build it once from a checkout (`docker-compose build`), or name "
+                "an image you have with CALLBENCH_IMAGE (docs/compose.md)",
+            ) from None
 
     def _culprit(self, services: Sequence[str]) -> StackError | None:
         """The first service whose container failed, with its log (compose only says "up")."""
@@ -315,15 +337,16 @@ class ComposeStack:
             )
         return sorted(result, key=lambda s: s.service)
 
-    def kill(self, service: str, signal: str = "SIGKILL") -> None:
-        """The crash drill's crash: the container dies at once, as a process would."""
-        self.container(service).kill(signal=signal)
+    def kill(self, part: str) -> str:
+        """The crash drill's crash: the container dies at once (SIGKILL), as a process would."""
+        container = self.container(part)
+        container.kill(signal="SIGKILL")
+        return f"container {container.name}"
 
-    def restart(self, service: str, *, wait: bool = True, timeout: float = 10.0) -> None:
-        """Restart (or start a killed) container; wait for its health check when asked."""
-        self.container(service).restart(timeout=int(timeout))
-        if wait:
-            self.wait_healthy([service])
+    def restart(self, part: str, *, timeout: float = 20.0) -> None:
+        """Restart (or start a killed) container in place; wait for its health check."""
+        self.container(part).restart(timeout=int(timeout))
+        self.wait_healthy([part])
         state = self._load()
         if state is not None:  # the container's PID changed: record the new one
             services = [part.name for part in state.parts()]
@@ -348,42 +371,3 @@ class ComposeStack:
             }
         parts = describe(config, services, bases, project=self.project, host=host_address())
         return state.model_copy(update=parts)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bench.stack.compose up|status|stats|down`` (what scripts/compose-ci.sh runs)."""
-    parser = argparse.ArgumentParser(prog="python -m bench.stack.compose", description=__doc__)
-    parser.add_argument("action", choices=["up", "status", "stats", "down"])
-    parser.add_argument("--state-dir", type=Path, default=Path(".callbench"))
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="PART.KEY=V")
-    parser.add_argument("--timeout", type=float, default=300.0)
-    args = parser.parse_args(argv)
-
-    def echo(line: str) -> None:
-        print(f"compose: {line}", file=sys.stderr, flush=True)
-
-    try:
-        stack = ComposeStack(
-            args.state_dir, overrides.parse_pairs(args.sets), timeout=args.timeout, echo=echo
-        )
-        if args.action == "up":
-            print(stack.up().model_dump_json(indent=2))
-        elif args.action == "status":
-            results = stack.status()
-            print(json.dumps([asdict(r) for r in results], indent=2))
-            return 0 if results and all(r.healthy for r in results) else 3
-        elif args.action == "stats":
-            print(json.dumps([asdict(s) for s in stack.stats()], indent=2))
-        else:
-            stack.down()
-    except StackError as exc:
-        print(f"compose: error: {exc}", file=sys.stderr)
-        return 3
-    except overrides.OverridesError as exc:
-        print(f"compose: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,10 @@
 """The local runtime: every part of the stack as a process on loopback, started in order
 (Postgres, PgBouncer, fake upstream, backend, postgres_exporter, Prometheus), recorded in
 ``STATE_DIR/stack.json`` after each start, and torn down in reverse — by ``down()``, by a failed
-``up()``, or on leaving the ``with`` block. ``down`` stops exactly the PIDs the state file names."""
+``up()``, or on leaving the ``with`` block. ``down`` stops exactly the PIDs the state file names.
+The crash drill's ``kill(part)`` is a SIGKILL of the part's PID, ``restart("backend")`` a new
+process on the same ports (callers dialling the old URLs reach it); the ``Runtime`` protocol of
+bench/stack/runtime.py."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from bench.stack.processes import (
     LOOPBACK,
     find_binary,
     has_binary,
+    kill_pid,
     pid_alive,
     pid_create_time,
     stop_pid,
@@ -87,7 +91,8 @@ class LocalStack:
         timeout: float = 30.0,
         echo: Echo = _quiet,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        # Absolute: the parts are handed paths under it and run in another directory.
+        self.state_dir = Path(state_dir).absolute()
         self.overrides = dict(overrides or {})
         self.timeout = timeout
         self.echo = echo
@@ -250,6 +255,44 @@ class LocalStack:
         )
         update = {"prometheus": part, "generator_targets": info.generator_targets}
         return state.model_copy(update=update)
+
+    # -- the crash drill -------------------------------------------------------------------
+    def kill(self, part: str) -> str:
+        """SIGKILL the part's process (no goodbye, as an OOM kill); returns what was killed."""
+        state = self.state or StackState.load(self.state_dir)
+        found = {p.name: p for p in state.parts()} if state is not None else {}
+        pid = found[part].pid if part in found else None
+        if pid is None:
+            raise StackError(part, "not running")
+        kill_pid(pid)
+        return f"pid {pid}"
+
+    def restart(self, part: str, *, timeout: float = 20.0) -> None:
+        """Start the backend again with the settings and ports it had (the other parts are not
+        restarted by any drill); stack.json names the new PID before it is ready, so that an
+        interrupted restart is still torn down."""
+        state = self.state or StackState.load(self.state_dir)
+        if part != "backend":
+            raise StackError(part, "the local runtime restarts only the backend")
+        if state is None or state.backend is None or state.realtime is None or not state.db_dsn:
+            raise StackError("backend", "no stack to restart the backend in")
+        old = state.backend
+        settings = overrides.validate(state.overrides)
+
+        def starting(pid: int) -> None:
+            new = {"pid": pid, "pid_create_time": pid_create_time(pid), "state": "starting"}
+            self._record(state.model_copy(update={"backend": old.model_copy(update=new)}))
+
+        info = start_backend(
+            Path(old.log or self.logs_dir / "backend.log"),
+            upstream_url=state.realtime.urls["ws"],
+            db_dsn=state.db_dsn,
+            settings=settings.backend,
+            timeout=timeout,
+            ports=(old.ports["http"], old.ports["admin"]),
+            on_spawn=starting,
+        )
+        self._record(state.model_copy(update={"backend": _service_part(info)}))
 
     def _record(self, state: StackState) -> StackState:
         state.save(self.state_dir)

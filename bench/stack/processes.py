@@ -242,6 +242,18 @@ def stop_pid(pid: int, create_time: float | None = None, *, timeout: float = 10.
     return True
 
 
+def kill_pid(pid: int, *, timeout: float = 5.0) -> None:
+    """SIGKILL ``pid`` (no goodbye, as an OOM kill) and wait until it is gone (reaped if ours)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+    def gone() -> bool:
+        reap(pid)
+        return not pid_alive(pid)
+
+    wait_until(gone, timeout=timeout, what=f"pid {pid} to die")
+
+
 def await_ready(
     proc: subprocess.Popen[bytes],
     part: str,

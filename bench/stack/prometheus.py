@@ -1,18 +1,19 @@
-"""Prometheus for the local runtime: ``prometheus/prometheus.yml`` (a template shared with the
-compose runtime) filled with loopback ports, ``alerts.yml`` copied beside it, and the server started
-with its TSDB in the run directory. ``promtool`` checks live here too, for tests and ``up``."""
+"""Prometheus for the local runtime: ``bench/assets/prometheus/prometheus.yml`` (package data, a
+template shared with the compose runtime) filled with loopback ports, ``alerts.yml`` copied beside
+it, and the server started with its TSDB in the run directory. ``promtool`` checks live here too,
+for tests and ``up``."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from bench.stack.assets import read_asset
 from bench.stack.processes import (
     LOOPBACK,
     await_ready,
@@ -21,11 +22,10 @@ from bench.stack.processes import (
     spawn,
 )
 
-# The repository's prometheus/ folder (next to bench/): the template and the alert rules.
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "prometheus"
-CONFIG_TEMPLATE = TEMPLATE_DIR / "prometheus.yml"
-ALERT_RULES = TEMPLATE_DIR / "alerts.yml"
-# file_sd files, relative to the config (the template names them); see prometheus/prometheus.yml.
+# The template and the alert rules, inside bench/assets/ (read with importlib.resources).
+CONFIG_TEMPLATE = "prometheus/prometheus.yml"
+ALERT_RULES = "prometheus/alerts.yml"
+# file_sd files, relative to the config (the template names them); see the template.
 GENERATOR_TARGETS = Path("targets") / "generator.json"
 POSTGRES_TARGETS = Path("targets") / "postgres.json"
 
@@ -44,7 +44,7 @@ def render_config(
     *, prometheus: str, backend: str, realtime: str, scrape_interval: str = "1s"
 ) -> str:
     """Fill the template; each target is ``host:port``. KeyError names a missing placeholder."""
-    template = Template(CONFIG_TEMPLATE.read_text())
+    template = Template(read_asset(CONFIG_TEMPLATE))
     return template.substitute(
         SCRAPE_INTERVAL=scrape_interval, PROMETHEUS=prometheus, BACKEND=backend, REALTIME=realtime
     )
@@ -66,7 +66,7 @@ def write_config(directory: Path, *, postgres: str | None = None, **targets: str
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "prometheus.yml"
     config.write_text(render_config(**targets))
-    shutil.copyfile(ALERT_RULES, directory / "alerts.yml")
+    (directory / "alerts.yml").write_text(read_asset(ALERT_RULES), encoding="utf-8")
     write_file_sd(directory / GENERATOR_TARGETS, [])
     exporters = [postgres] if postgres else []
     write_file_sd(directory / POSTGRES_TARGETS, exporters, {"part": "postgres"})
@@ -104,7 +104,7 @@ def start_prometheus(
     """Start Prometheus scraping ``backend``, ``realtime`` and (when given) postgres_exporter
     (``host:port`` of their /metrics), plus whatever generator run names itself in the file."""
     binary = find_binary("prometheus")
-    directory = run_dir / "prometheus"
+    directory = run_dir.absolute() / "prometheus"
     port = free_port()
     address = f"{LOOPBACK}:{port}"
     config = write_config(

@@ -1,6 +1,7 @@
 """The two mocks as processes of the local stack: ``callbench mock realtime`` and ``callbench mock
 backend``, run by the current interpreter (``python -m bench.cli``, so any venv works), each in its
-own session with its output in a log, ready when its health endpoint answers 200."""
+own session with its output in a log, ready when its health endpoint answers 200. Every path
+they are handed is absolute: they run in another directory than the caller's."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from bench.errors import StackError
 from bench.stack.processes import LOOPBACK, free_port, log_tail, spawn, stop_pid, wait_until
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The folder holding the imported bench package: the checkout, or site-packages when installed.
+PACKAGES_ROOT = Path(str(resources.files("bench"))).absolute().parent
 REALTIME_PATH = "/v1/realtime"
+# Ports to listen on again (a restart, so callers dialling the old URLs reach the new process).
+Ports = tuple[int, int]
+OnSpawn = Callable[[int], None]
+
+
+def _noop(_: int) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -34,10 +44,11 @@ def cli_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench.cli", *args]
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The mocks' environment: they import the same packages as this process, even a checkout
+    that is not installed in the venv."""
     env = dict(os.environ)
-    # The mocks import this checkout's packages even when it is not installed in the venv.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGES_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -56,9 +67,13 @@ def _start(
     log_path: Path,
     ready_urls: Sequence[str],
     timeout: float,
+    on_spawn: OnSpawn = _noop,
 ) -> int:
-    """Spawn and poll until any of ``ready_urls`` answers 200; on failure stop it and raise."""
-    proc = spawn(argv, log_path, env=_child_env(), cwd=PROJECT_ROOT)
+    """Spawn and poll until any of ``ready_urls`` answers 200; on failure stop it and raise.
+    ``on_spawn(pid)`` runs before the wait (a caller records the PID, so that an interrupted wait
+    still leaves it to teardown)."""
+    proc = spawn(argv, log_path, env=child_env(), cwd=PACKAGES_ROOT)
+    on_spawn(proc.pid)
 
     def ready() -> bool:
         if proc.poll() is not None:
@@ -92,7 +107,7 @@ def start_realtime(
     if answer_ms is not None:
         argv += ["--answer-ms", str(answer_ms)]
     if faults:
-        faults_file = run_dir / "realtime-faults.json"
+        faults_file = run_dir.absolute() / "realtime-faults.json"
         faults_file.parent.mkdir(parents=True, exist_ok=True)
         faults_file.write_text(json.dumps(dict(faults), indent=2))
         argv += ["--faults", str(faults_file)]
@@ -118,18 +133,20 @@ def start_backend(
     db_dsn: str,
     settings: Mapping[str, str],
     timeout: float = 30.0,
+    ports: Ports | None = None,
+    on_spawn: OnSpawn = _noop,
 ) -> ServiceInfo:
-    """The mock voice backend; ready when ``GET /health/ready`` answers 200."""
-    port, admin_port = free_port(), free_port()
+    """The mock voice backend; ready when ``GET /health/ready`` answers 200. ``ports`` (public,
+    admin) are free ones unless given."""
+    port, admin_port = ports or (free_port(), free_port())
     argv = cli_argv("mock", "backend", "--host", LOOPBACK, "--port", str(port))
     argv += ["--admin-port", str(admin_port), "--upstream-url", upstream_url, "--db-dsn", db_dsn]
     for key, value in settings.items():
         argv += ["--set", f"{key}={value}"]
     http, admin = f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{admin_port}"
     # The readiness probe may live on either listener; accept whichever answers.
-    pid = _start(
-        "backend", argv, log_path, [f"{admin}/health/ready", f"{http}/health/ready"], timeout
-    )
+    ready = [f"{admin}/health/ready", f"{http}/health/ready"]
+    pid = _start("backend", argv, log_path, ready, timeout, on_spawn)
     return ServiceInfo(
         name="backend",
         pid=pid,

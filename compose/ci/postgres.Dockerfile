@@ -6,7 +6,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends postgresql >/dev/null \
     && rm -rf /var/lib/apt/lists/*
-COPY compose/postgres/app-role.sql /usr/local/share/callbench/app-role.sql
-COPY compose/postgres/ci-entrypoint.sh /usr/local/bin/callbench-postgres
+COPY bench/assets/compose/postgres/app-role.sql /usr/local/share/callbench/app-role.sql
+COPY compose/ci/postgres-entrypoint.sh /usr/local/bin/callbench-postgres
 USER postgres
 ENTRYPOINT ["/usr/local/bin/callbench-postgres"]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.stack.assets import assets_dir, compose_env
 from bench.stack.compose_config import describe, settings_env
 from bench.stack.overrides import validate
 
@@ -71,6 +72,59 @@ def test_user_file_config_quiet_passes() -> None:
 
 def test_ci_override_config_quiet_passes() -> None:
     assert _compose(BASE_FILE, CI_FILE, args=("config", "-q")) == ""
+
+
+def _mounts(services: Mapping[str, Any]) -> list[Path]:
+    """Every host path the resolved services mount."""
+    return [
+        Path(volume["source"] if isinstance(volume, dict) else str(volume).split(":")[0])
+        for spec in services.values()
+        for volume in spec.get("volumes") or []
+    ]
+
+
+def _host_paths(services: Mapping[str, Any]) -> list[Path]:
+    """Every host path the resolved services mount or build from (their Dockerfiles)."""
+    builds = [
+        Path(spec["build"]["context"]) / spec["build"].get("dockerfile", "Dockerfile")
+        for spec in services.values()
+        if spec.get("build")
+    ]
+    return _mounts(services) + builds
+
+
+@pytest.mark.parametrize("ci", [False, True], ids=["users' files", "with the CI override"])
+def test_every_mounted_or_built_path_exists_from_the_checkout(ci: bool) -> None:
+    files = (*USER_FILE, CI_FILE) if ci else USER_FILE
+    paths = _host_paths(_services(*files))
+    assert len(paths) >= 6
+    assert [path for path in paths if not path.exists()] == []
+
+
+def test_the_packaged_files_mount_the_packaged_assets(tmp_path: Path) -> None:
+    """What ComposeStack runs (any directory, the package's files, compose_env()): the same
+    services, every mount inside the packaged bench/assets, the image built from the checkout."""
+    packaged = (assets_dir() / "docker-compose.yml", assets_dir() / "docker-compose.override.yml")
+    argv = [str(COMPOSE), "-p", "callbench"]
+    for file in packaged:
+        argv += ["-f", str(file)]
+    proc = subprocess.run(
+        [*argv, "config"],
+        capture_output=True,
+        text=True,
+        env=_env(**compose_env()),
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    services = yaml.safe_load(proc.stdout)["services"]
+    assert set(services) == set(_services(USER_FILE))
+    paths = _host_paths(services)
+    assert [path for path in paths if not path.exists()] == []
+    mounts = _mounts(services)
+    assert len(mounts) >= 5
+    assert [p for p in mounts if not p.is_relative_to(assets_dir())] == []
+    assert Path(services["backend"]["build"]["context"]) == ROOT
 
 
 def test_user_file_uses_official_images_and_a_capped_postgres() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from bench.errors import StackError
 from bench.stack import compose
+from bench.stack.assets import assets_dir
 from bench.stack.compose import ComposeStack
 from bench.stack.compose_config import settings_env
 from bench.stack.overrides import validate
@@ -46,12 +47,21 @@ def _calls(record: Path) -> list[dict[str, object]]:
 
 
 def test_files_default_to_the_users_file_and_its_ports_override(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
-    assert compose.default_files() == [compose.COMPOSE_FILE, compose.USER_OVERRIDE]
+    packaged = assets_dir()
+    files = compose.default_files()
+    assert files == [packaged / "docker-compose.yml", packaged / "docker-compose.override.yml"]
+    # The packaged files are the checkout's own (links), not copies that could drift.
+    root = Path(__file__).resolve().parents[3]
+    assert [f.resolve() for f in files] == [
+        root / "docker-compose.yml",
+        root / "docker-compose.override.yml",
+    ]
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COMPOSE_FILE", os.pathsep.join(["docker-compose.yml", "ci.yml"]))
-    assert compose.default_files() == [Path("docker-compose.yml"), Path("ci.yml")]
+    assert compose.default_files() == [tmp_path / "docker-compose.yml", tmp_path / "ci.yml"]
 
 
 def test_compose_names_project_and_files_and_passes_the_variables(
@@ -61,10 +71,15 @@ def test_compose_names_project_and_files_and_passes_the_variables(
     stack._env = {"BACKEND_DB_POOL_MAX": "50"}
     assert stack.config() == {"services": {}}
     (call,) = _calls(fake_compose)
-    assert call["argv"] == ["-p", "proj", "-f", "a.yml", "-f", "b.yml", "config"]
+    # Absolute file names: compose resolves the files' relative paths from the first file's folder.
+    a, b = (str(Path("a.yml").absolute()), str(Path("b.yml").absolute()))
+    assert call["argv"] == ["-p", "proj", "-f", a, "-f", b, "config"]
     env = call["env"]
     assert isinstance(env, dict)
     assert env["BACKEND_DB_POOL_MAX"] == "50"
+    # The files' mounts and builds read the packaged folder, by an absolute path.
+    assert env["CALLBENCH_ASSETS"] == str(assets_dir())
+    assert Path(env["CALLBENCH_ASSETS"], "prometheus", "prometheus.yml").is_file()
 
 
 def test_a_failing_compose_command_is_a_stack_error_with_its_output(

@@ -30,6 +30,7 @@ import aiohttp
 import pytest
 import yaml
 
+from bench.stack.assets import assets_dir
 from bench.stack.local import LocalStack
 from bench.stack.pg_exporter import BINARY as PG_EXPORTER
 from bench.stack.processes import has_binary
@@ -39,8 +40,8 @@ from generator.runner import Runner, RunOutcome
 from generator.scenario import scenario_from_dict
 from generator.workloads.call import CallConfig, CallWorkload
 
-ROOT = Path(__file__).resolve().parents[3]
-DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+GRAFANA = assets_dir() / "grafana"  # the packaged provisioning and dashboards
+DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 DATASOURCE_UID = "callbench-prometheus"
 SKIPPED: dict[str, str] = {}  # expr prefix -> why its panels cannot have data here (none now)
 FAULTS = {"handshake_429": {"probability": 0.25, "retry_after_s": 0}, "stall": {"probability": 0.2}}
@@ -67,9 +68,9 @@ def _skip_reason(expr: str) -> str | None:
 
 def test_dashboards_are_well_formed() -> None:
     assert {p.name for p in DASHBOARDS} >= {"callbench-overview.json", "callbench-drill.json"}
-    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/callbench.yml").read_text())
+    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/callbench.yml").read_text())
     assert provider["providers"][0]["options"]["path"] == "/etc/callbench/dashboards"
-    source = yaml.safe_load((ROOT / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    source = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yml").read_text())
     assert source["datasources"][0]["uid"] == DATASOURCE_UID
     uids = set()
     for path in DASHBOARDS:

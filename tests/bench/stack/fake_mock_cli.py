@@ -1,7 +1,8 @@
 """A stand-in for `callbench mock realtime|backend` that accepts the same flags and serves the
 health and /metrics endpoints on both ports: it lets the runtime's own machinery (ports, readiness,
 stack.json, teardown, Prometheus scraping) be tested apart from the real mocks. `--fail` makes it
-exit at once with status 2, like a mock rejecting its configuration."""
+exit at once with status 2, like a mock rejecting its configuration, and so does a ``--faults``
+file it cannot read."""
 
 from __future__ import annotations
 
@@ -52,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args(argv)
     print(f"fake {args.which}: {vars(args)}", flush=True)
+    if args.faults is not None:  # read as the real mock does: a relative path meets its cwd
+        try:
+            with open(args.faults) as faults:
+                print(f"fake {args.which}: faults {faults.read().strip()}", flush=True)
+        except OSError as exc:
+            print(f"fake {args.which}: cannot read --faults: {exc}", flush=True)
+            return 2
     if "fail=1" in args.set:
         print("fake backend: refusing to start (fail=1)", flush=True)
         return 2

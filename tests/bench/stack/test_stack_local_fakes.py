@@ -16,6 +16,7 @@ from bench.stack import health, overrides, services
 from bench.stack.local import LocalStack
 from bench.stack.pg_exporter import BINARY as PG_EXPORTER
 from bench.stack.processes import has_binary, pid_alive, wait_until
+from bench.stack.runtime import Runtime
 from bench.stack.state import StackState
 
 FAKE = Path(__file__).with_name("fake_mock_cli.py")
@@ -103,5 +104,56 @@ def test_second_up_is_refused(tmp_path: Path) -> None:
             LocalStack(tmp_path, overrides).up()
         assert stack.state is not None
         assert (tmp_path / "stack.json").exists()
+        state = stack.state
+    _assert_gone(state, tmp_path)
+
+
+def test_a_relative_state_dir_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts run elsewhere than the caller's directory (issue 16: the upstream was handed a
+    relative faults file): every path they get is absolute."""
+    monkeypatch.chdir(tmp_path)
+    settings = {
+        "pgbouncer.enabled": "off",
+        "prometheus.enabled": "off",
+        "realtime.faults": '{"stall": {"probability": 0}}',
+    }
+    with LocalStack(Path("runs/one/stack"), settings) as stack:
+        state = stack.state
+        assert state is not None
+        assert state.realtime is not None
+        assert state.realtime.log is not None
+        assert Path(state.realtime.log).is_absolute()
+        assert "faults" in Path(state.realtime.log).read_text()
+    _assert_gone(state, tmp_path / "runs/one/stack")
+
+
+def test_kill_and_restart_the_backend_on_its_ports(tmp_path: Path) -> None:
+    """The crash drill's two actions through the Runtime protocol: SIGKILL, then a new process
+    that callers reach at the old URL, recorded in stack.json (so teardown stops it)."""
+    settings = {"pgbouncer.enabled": "off", "prometheus.enabled": "off"}
+    stack: Runtime = LocalStack(tmp_path, settings)
+    with stack:
+        assert stack.state is not None
+        before = stack.state.backend
+        assert before is not None
+        assert before.pid is not None
+        assert stack.kill("backend") == f"pid {before.pid}"
+        assert not pid_alive(before.pid)
+        assert not services.http_ok(before.urls["admin"] + "/health/ready")
+        stack.restart("backend", timeout=20.0)
+        after = stack.state.backend
+        assert after is not None
+        assert after.pid is not None
+        assert after.pid != before.pid
+        assert after.ports == before.ports
+        assert services.http_ok(before.urls["admin"] + "/health/ready")
+        saved = StackState.load(tmp_path)
+        assert saved is not None
+        assert saved.backend is not None
+        assert saved.backend.pid == after.pid
+        with pytest.raises(StackError, match="restarts only the backend"):
+            stack.restart("postgres")
         state = stack.state
     _assert_gone(state, tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.stack.assets import asset
 from bench.stack.processes import find_binary, has_binary
 from bench.stack.prometheus import (
     ALERT_RULES,
@@ -20,6 +21,7 @@ from bench.stack.prometheus import (
     write_file_sd,
 )
 
+RULES_FILE = asset(ALERT_RULES)  # the packaged alerts.yml
 needs_promtool = pytest.mark.skipif(not has_binary("promtool"), reason="promtool not installed")
 
 
@@ -74,7 +76,7 @@ def test_write_config_writes_the_target_files(tmp_path: Path) -> None:
 def test_alert_thresholds_from_the_seeds() -> None:
     rules = {
         rule["alert"]: rule
-        for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
+        for group in yaml.safe_load(RULES_FILE.read_text())["groups"]
         for rule in group["rules"]
         if "alert" in rule
     }
@@ -93,10 +95,10 @@ def test_alert_thresholds_from_the_seeds() -> None:
 
 
 def test_every_alert_runbook_exists() -> None:
-    root = ALERT_RULES.parents[1]
+    root = RULES_FILE.parents[3]  # above bench/: the runbooks are bench/runbooks/NAME.md
     runbooks = [
         rule["annotations"]["runbook"]
-        for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
+        for group in yaml.safe_load(RULES_FILE.read_text())["groups"]
         for rule in group["rules"]
         if "runbook" in rule.get("annotations", {})
     ]
@@ -188,7 +190,7 @@ tests:
 )
 def test_alert_rules_fire_as_promised(tmp_path: Path, template: str) -> None:
     tests = tmp_path / "alerts_test.yml"
-    tests.write_text(template.format(rules=json.dumps(str(ALERT_RULES))))
+    tests.write_text(template.format(rules=json.dumps(str(RULES_FILE))))
     checked = subprocess.run(
         [find_binary("promtool"), "test", "rules", str(tests)],
         capture_output=True,
