@@ -1,82 +1,51 @@
-"""One call's session with the Realtime upstream (GA protocol): connect (with retries, backoff
-and seeded jitter on 429s and refusals), ``session.update`` with the audio formats and tools, the
-greeting, caller audio in, tool calls run against Postgres, response events out to a ``CallSink``.
+"""One call's session with the Realtime upstream (GA protocol, mocks/backend/upstream_shape.py):
+connect (with retries, backoff and seeded jitter on 429s and refusals), ``session.update`` with the
+audio formats, turn detection and tools, the greeting, caller audio in, tool calls run against
+Postgres, response events out to a ``CallSink``, ``conversation.item.truncate`` when the caller
+cut the assistant off, and a new session when the upstream ends one at its maximum duration.
 
 Every failure leaves as ``CallFailed`` with the error code the caller sees (``upstream_timeout``,
-``upstream_rate_limited``, ``upstream_error``, ``db_unavailable``); the upstream timeout is the
-time from ``response.create`` (or the end of speech under server VAD) to the first output.
+``upstream_rate_limited``, ``upstream_error``, ``upstream_api_refused``,
+``upstream_session_expired``, ``db_unavailable``); the upstream timeout is the time from
+``response.create`` (or the end of speech under server VAD) to the first output.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
-from typing import Any, Literal, Protocol
+from collections import deque
+from typing import Any
 
 import aiohttp
 
 from mocks.backend.db import DbUnavailable
 from mocks.backend.state import BackendState
 from mocks.backend.tools import TOOLS, ToolError, parse_arguments, run_tool
+from mocks.backend.upstream_connect import CallFailed, CallSink, decode_audio, open_upstream
+from mocks.backend.upstream_shape import (
+    AUDIO_DELTAS,
+    BYTES_PER_MS,
+    TRANSCRIPT_DELTAS,
+    AudioFormat,
+    resume_item,
+    session_update,
+)
 
 log = logging.getLogger(__name__)
 
-AudioFormat = Literal["audio/pcm", "audio/pcmu"]
+__all__ = ["AudioFormat", "CallFailed", "CallSink", "UpstreamSession", "decode_audio"]
+
 # How often the read loop wakes to check its deadline while nothing arrives.
 TICK_S = 0.1
-INSTRUCTIONS = (
-    "You are the receptionist of a small clinic. Greet the caller, check availability and book "
-    "appointments with the tools. Be brief."
-)
-
-
-class CallFailed(Exception):
-    """The call cannot go on; ``code`` is the error event the caller gets."""
-
-    def __init__(self, code: str, message: str, outcome: str | None = None) -> None:
-        self.code = code
-        self.message = message
-        self.outcome = outcome or code
-        super().__init__(f"{code}: {message}")
-
-
-class CallSink(Protocol):
-    """How a call protocol (native, Twilio) receives what the upstream says."""
-
-    async def ready(self, call_id: str) -> None: ...
-    async def response_started(self, response_id: str, kind: str) -> None: ...
-    async def audio(self, response_id: str, b64: str) -> None: ...
-    async def transcript(self, response_id: str, text: str) -> None: ...
-    async def tool_call(self, name: str, arguments: dict[str, Any], result: Any) -> None: ...
-    async def response_done(self, response_id: str, status: str, had_audio: bool) -> None: ...
-    async def speech(self, started: bool) -> None: ...
-
-
-def session_update(config_model: str, fmt: AudioFormat, server_vad: bool) -> dict[str, Any]:
-    audio_format: dict[str, Any] = {"type": fmt}
-    if fmt == "audio/pcm":
-        audio_format["rate"] = 24000
-    return {
-        "type": "session.update",
-        "session": {
-            "type": "realtime",
-            "model": config_model,
-            "output_modalities": ["audio"],
-            "instructions": INSTRUCTIONS,
-            "audio": {
-                "input": {
-                    "format": audio_format,
-                    "turn_detection": {"type": "server_vad"} if server_vad else None,
-                },
-                "output": {"format": audio_format, "voice": "marin"},
-            },
-            "tools": TOOLS,
-            "tool_choice": "auto",
-        },
-    }
+# OpenAI's close code and error code when a session reaches its maximum duration.
+CLOSE_GOING_AWAY = 1001
+SESSION_EXPIRED = "session_expired"
+BETA_REFUSED = "beta_api_shape_disabled"
+# The caller's audio kept since the upstream last committed, to replay into a new session.
+MAX_REPLAY_MS = 30_000
 
 
 class UpstreamSession:
@@ -110,77 +79,74 @@ class UpstreamSession:
         self._deferred = False
         self._calls: dict[str, tuple[str, str]] = {}  # call_id -> (name, arguments)
         self.turns = 0
+        self.sessions = 0  # upstream sessions opened for this call (more after expiries)
+        self._audio_item: str | None = None  # the assistant item whose audio is being sent
+        self._audio_item_bytes = 0
+        self._said: list[str] = []  # the assistant's words, told to a resumed session
+        self._replay: deque[str] = deque()  # caller audio the upstream has not committed yet
+        self._replay_bytes = 0
+        self._expired = False  # the upstream said the session reached its maximum duration
 
     # -- connecting ---------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        config = self._state.config
-        attempts = 1 + (config.upstream_max_retries if config.upstream_retries == "backoff" else 0)
-        failure = CallFailed("upstream_error", "no attempt made")
-        for attempt in range(attempts):
-            if attempt:
-                # Exponential backoff with seeded jitter, so retries of many calls spread out.
-                base = config.upstream_backoff_base_s * 2 ** (attempt - 1)
-                await asyncio.sleep(base * self._state.rng.uniform(0.5, 1.5))
-            try:
-                self._ws = await self._handshake()
-                break
-            except CallFailed as exc:
-                failure = exc
-                if exc.outcome not in ("rate_limited", "refused"):
-                    break
-        else:
-            raise CallFailed(failure.code, failure.message)
-        if self._ws is None:
-            raise CallFailed(failure.code, failure.message)
-        await self._send(session_update(config.upstream_model, self.audio_format, self.server_vad))
+        await self._open()
         await self._sink.ready(self.session_id)
         await self.request_response()
 
-    async def _handshake(self) -> aiohttp.ClientWebSocketResponse:
-        """One connection attempt; failures are counted and raised as CallFailed whose
-        ``outcome`` holds the metric kind (rate_limited, refused, timeout, other)."""
+    async def _open(self) -> None:
+        """A session: the handshake (retried on 429s and refusals), then ``session.update``."""
         config = self._state.config
-        url = f"{config.upstream_url}?model={config.upstream_model}"
-        errors = self._state.metrics.upstream_errors_total
-        try:
-            return await asyncio.wait_for(
-                self._state.client().ws_connect(
-                    url,
-                    headers={"Authorization": "Bearer callbench-fake-key"},
-                ),
-                timeout=config.upstream_timeout_s,
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            if exc.status == 429:
-                errors.labels(kind="rate_limited").inc()
-                raise CallFailed(
-                    "upstream_rate_limited", "the AI service is rate limiting", "rate_limited"
-                ) from exc
-            errors.labels(kind="other").inc()
-            raise CallFailed(
-                "upstream_error", f"the AI service refused the session ({exc.status})", "other"
-            ) from exc
-        except TimeoutError as exc:
-            errors.labels(kind="timeout").inc()
-            raise CallFailed(
-                "upstream_timeout", "the AI service did not answer", "timeout"
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            errors.labels(kind="refused").inc()
-            raise CallFailed("upstream_error", "the AI service is unreachable", "refused") from exc
+        self._ws = await open_upstream(self._state)
+        self.sessions += 1
+        update = session_update(
+            config.upstream_model,
+            self.audio_format,
+            self.server_vad,
+            TOOLS,
+            api=config.upstream_api,
+            # Ignoring barge-in includes leaving the upstream's own interruption off: the fake
+            # paces its audio at real time, so the audio a real bridge leaves playing in Twilio's
+            # buffer is, here, the upstream still talking.
+            interrupt=not config.ignore_barge_in,
+        )
+        await self._send(update)
 
     # -- caller to upstream -------------------------------------------------------------------
 
     async def append_audio(self, b64: str) -> None:
         self._appended = True
+        self._replay.append(b64)
+        self._replay_bytes += len(b64) * 3 // 4
+        while self._replay_bytes > MAX_REPLAY_MS * BYTES_PER_MS[self.audio_format]:
+            self._replay_bytes -= len(self._replay.popleft()) * 3 // 4
         await self._send({"type": "input_audio_buffer.append", "audio": b64})
+
+    async def truncate(self, played_ms: int) -> None:
+        """The caller cut the assistant off after hearing ``played_ms`` of its current item: the
+        upstream drops the rest from the conversation (what the caller never heard was not said).
+        """
+        item, self._audio_item = self._audio_item, None
+        if item is None:
+            return
+        sent_ms = self._audio_item_bytes // BYTES_PER_MS[self.audio_format]
+        end_ms = max(0, min(played_ms, sent_ms))
+        await self._send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item,
+                "content_index": 0,
+                "audio_end_ms": end_ms,
+            }
+        )
 
     async def end_utterance(self) -> None:
         """The caller stopped speaking: commit what they said and ask for the answer."""
         if self._appended:
             await self._send({"type": "input_audio_buffer.commit"})
             self._appended = False
+            self._replay.clear()
+            self._replay_bytes = 0
         self.turns += 1
         await self.request_response()
 
@@ -210,11 +176,12 @@ class UpstreamSession:
 
     async def run(self) -> None:
         """Read upstream events until the upstream fails (CallFailed) or this task is cancelled."""
-        ws = self._ws
-        assert ws is not None, "connect() first"
         clock = self._state.clock
         self._last_event = clock()
         while True:
+            ws = self._ws
+            if ws is None:
+                raise CallFailed("upstream_error", "the AI service connection is closed")
             self._check_deadline(clock())
             try:
                 message = await ws.receive(timeout=TICK_S)
@@ -231,8 +198,38 @@ class UpstreamSession:
                 continue
             if message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.PING):
                 continue
+            code = message.data if message.type == aiohttp.WSMsgType.CLOSE else ws.close_code
+            if self._expired or code == CLOSE_GOING_AWAY:
+                await self._session_ended()
+                continue
             self._state.metrics.upstream_errors_total.labels(kind="dropped").inc()
             raise CallFailed("upstream_error", "the AI service closed the session", "dropped")
+
+    async def _session_ended(self) -> None:
+        """The upstream ended the session at its maximum duration: with ``upstream_reconnect``,
+        open a new one, tell it the conversation so far, replay the caller's uncommitted audio
+        and ask again for the answer that was due; without, the call is over."""
+        self._state.metrics.upstream_errors_total.labels(kind="session_expired").inc()
+        self._expired = False
+        old, self._ws = self._ws, None
+        if old is not None and not old.closed:
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
+                await asyncio.wait_for(old.close(), timeout=2.0)
+        if not self._state.config.upstream_reconnect:
+            raise CallFailed(
+                "upstream_session_expired",
+                "the AI service ended the session at its maximum duration",
+            )
+        answer_due = self._waiting_since is not None or self._in_response or self._busy
+        self._in_response = self._busy = self._deferred = False
+        self._audio_item, self._calls = None, {}
+        await self._open()
+        await self._send(resume_item("".join(self._said)))
+        for b64 in self._replay:
+            await self._send({"type": "input_audio_buffer.append", "audio": b64})
+        if answer_due:
+            self._waiting_since = None
+            await self.request_response()
 
     def _check_deadline(self, now: float) -> None:
         timeout = self._state.config.upstream_timeout_s
@@ -262,15 +259,22 @@ class UpstreamSession:
             self._responses += 1
             label = "greeting" if self._responses == 1 else "answer"
             await sink.response_started(str(response.get("id", "")), label)
-        elif kind in ("response.output_audio.delta", "response.audio.delta"):
+        elif kind in AUDIO_DELTAS:
             self._first_output()
             self._response_audio = True
-            await sink.audio(str(event.get("response_id", "")), str(event.get("delta", "")))
-        elif kind in (
-            "response.output_audio_transcript.delta",
-            "response.audio_transcript.delta",
-        ):
-            await sink.transcript(str(event.get("response_id", "")), str(event.get("delta", "")))
+            delta = str(event.get("delta", ""))
+            item = str(event.get("item_id") or "") or None
+            if item != self._audio_item:
+                self._audio_item, self._audio_item_bytes = item, 0
+            self._audio_item_bytes += len(delta) * 3 // 4
+            await sink.audio(str(event.get("response_id", "")), delta)
+        elif kind in TRANSCRIPT_DELTAS:
+            text = str(event.get("delta", ""))
+            self._said.append(text)
+            await sink.transcript(str(event.get("response_id", "")), text)
+        elif kind == "input_audio_buffer.committed":
+            self._replay.clear()
+            self._replay_bytes = 0
         elif kind == "response.function_call_arguments.done":
             self._first_output()
             call_id = str(event.get("call_id", ""))
@@ -315,6 +319,15 @@ class UpstreamSession:
         code = str(error.get("code") or error.get("type") or "")
         message = str(error.get("message") or "the AI service reported an error")
         errors = self._state.metrics.upstream_errors_total
+        if code == SESSION_EXPIRED:
+            self._expired = True  # the close follows; run() opens a new session or gives up
+            return
+        if code == BETA_REFUSED:
+            errors.labels(kind="api_refused").inc()
+            raise CallFailed(
+                "upstream_api_refused",
+                f"the AI service refused the API shape this backend speaks ({code}): {message}",
+            )
         if "rate_limit" in code:
             errors.labels(kind="rate_limited").inc()
             raise CallFailed("upstream_rate_limited", "the AI service is rate limiting")
@@ -358,10 +371,3 @@ class UpstreamSession:
             return
         with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
             await asyncio.wait_for(ws.close(), timeout=2.0)
-
-
-def decode_audio(b64: str) -> bytes:
-    try:
-        return base64.b64decode(b64, validate=True)
-    except ValueError:
-        return b""

@@ -42,6 +42,15 @@ class BackendConfig(BaseModel):
     upstream_retries: Literal["backoff", "none"] = "backoff"
     upstream_max_retries: int = Field(default=3, ge=0)
     upstream_backoff_base_s: float = Field(default=0.2, ge=0)
+    # The shape of the upstream protocol: "ga", or "beta" (OpenAI-Beta: realtime=v1 and the beta
+    # session fields), which OpenAI refuses since its shutdown (the beta-shape-refused drill).
+    upstream_api: Literal["ga", "beta"] = "ga"
+    # Open a new upstream session when the upstream ends one at its maximum duration, telling it
+    # the conversation so far; off, the call fails (the session-max-duration drill).
+    upstream_reconnect: bool = True
+    # Ignore the caller barging in: the upstream's interrupt_response off and, on Twilio calls,
+    # its speech_started ignored (no clear, no truncate), so callers are talked over.
+    ignore_barge_in: bool = False
     max_sessions: int = Field(default=200, ge=0)
     admission_queue: int = Field(default=0, ge=0)
     leak_upstream_sockets: bool = False

@@ -187,18 +187,21 @@ async def _twilio_response(
         elif kind == "mark":
             result.marks.append(event["mark"]["name"])
             await ws.send_str(_twilio("mark", sid, mark=event["mark"]))
-            return True
+            if str(event["mark"]["name"]).startswith("response-"):  # the backend's end hint
+                return True
         elif kind == "error":
             result.errors.append(str(event.get("code")))
 
 
 async def twilio_call(ws_url: str, *, turns: int = 1, limit: float = 30.0) -> TwilioResult:
-    """connected, start, greeting, ``turns`` x (media frames, end_of_utterance mark), stop."""
+    """The legacy caller of ``/media-stream?vad=off`` (not Twilio's behaviour: tests/mocks/backend/
+    twilio_line.py is): connected, start, greeting, ``turns`` x (media frames, an
+    ``end_of_utterance`` mark), stop."""
     result, sid, call_sid = TwilioResult(), "MZ00000000000000000000000000000001", "CA0001"
     frame = base64.b64encode(b"\x7e" * 160).decode()  # 20 ms of 8 kHz mu-law
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"{ws_url}/media-stream") as ws,
+        session.ws_connect(f"{ws_url}/media-stream?vad=off") as ws,
     ):
         await ws.send_str(
             json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
