@@ -31,6 +31,9 @@ FRAME_MS: Final = 20
 PCM_FRAME_BYTES: Final = PCM_RATE * FRAME_MS // 1000 * 2  # 960
 MULAW_FRAME_BYTES: Final = MULAW_RATE * FRAME_MS // 1000  # 160
 MULAW_SILENCE: Final = 0xFF
+# A frame at or above this RMS level (-40 dBFS) counts as voiced; synthetic speech's syllables
+# stay far above it to their last frame, line silence and its noise far below.
+VOICED_RMS: Final = 328
 
 _BIAS: Final = 0x84
 _CLIP: Final = 32635
@@ -186,6 +189,12 @@ def mulaw_decode(data: bytes) -> bytes:
     return _pcm(list(map(_decode_table().__getitem__, data)))
 
 
+def line_noise_mulaw(rng: random.Random, n_bytes: int, amplitude: int = 16) -> bytes:
+    """``n_bytes`` of mu-law line noise: uniform samples within ±``amplitude`` (16 is about
+    -66 dBFS, the hiss of a quiet phone line), every one drawn from ``rng``."""
+    return mulaw_encode(_pcm([rng.randint(-amplitude, amplitude) for _ in range(n_bytes)]))
+
+
 def pcm24k_to_mulaw8k(pcm: bytes) -> bytes:
     """Canonical audio to what a Twilio Media Stream carries."""
     return mulaw_encode(_pcm(resample(_samples(pcm), PCM_RATE, MULAW_RATE)))
@@ -204,6 +213,18 @@ def utterance_pcm(utterance_ms: int, seed: int, audio_file: str | None = None) -
     return load_wav(audio_file) if audio_file else synth_speech(utterance_ms, seed)
 
 
+def voiced_frames(pcm: bytes, frame_bytes: int = PCM_FRAME_BYTES) -> list[bool]:
+    """Per 20 ms frame of canonical audio, whether it holds voice: an RMS level at or above
+    `VOICED_RMS` (-40 dBFS). The caller's turn ends, for voice-to-voice latency, with its last
+    voiced frame; trailing silence is the listener's end-of-turn wait, not speech."""
+    flags = []
+    for start in range(0, len(pcm), frame_bytes):
+        samples = _samples(pcm[start : start + frame_bytes])
+        energy = sum(s * s for s in samples) / max(1, len(samples))
+        flags.append(energy >= VOICED_RMS * VOICED_RMS)
+    return flags
+
+
 def pcm_duration_ms(pcm_bytes: int, rate: int = PCM_RATE) -> float:
     """How long ``pcm_bytes`` of PCM16 mono audio plays, in ms."""
     return pcm_bytes / 2 / rate * 1000.0
@@ -216,6 +237,8 @@ __all__ = [
     "MULAW_SILENCE",
     "PCM_FRAME_BYTES",
     "PCM_RATE",
+    "VOICED_RMS",
+    "line_noise_mulaw",
     "load_wav",
     "mulaw_decode",
     "mulaw_encode",
@@ -225,4 +248,5 @@ __all__ = [
     "split_frames",
     "synth_speech",
     "utterance_pcm",
+    "voiced_frames",
 ]

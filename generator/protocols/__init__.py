@@ -4,6 +4,8 @@
 - twilio.py   a Twilio Media Stream (mu-law 8 kHz) to the backend's `/media-stream`
 - realtime.py an OpenAI-Realtime-compatible upstream, spoken directly
 - pacing.py   real-time sending on an absolute schedule; errors.py the failure taxonomy
+- playback.py Twilio's playback buffer and the assistant's turns heard on a Twilio line
+- answers.py  which response answers a turn (native, Realtime), and the barge-in watch
 
 `make_client` builds the client of a protocol; `encode_audio` turns canonical audio into that
 protocol's pre-encoded frames (done once per workload, not per frame).
@@ -14,7 +16,8 @@ from __future__ import annotations
 import random
 from typing import Final, Literal
 
-from generator.protocols.base import CallClient, ClientSettings, Frames
+from generator.audio import voiced_frames
+from generator.protocols.base import CallClient, ClientSettings, Frames, Utterance
 from generator.protocols.native import NativeClient, encode_native
 from generator.protocols.realtime import RealtimeClient, encode_realtime
 from generator.protocols.twilio import TwilioClient, encode_twilio
@@ -23,13 +26,17 @@ ProtocolName = Literal["native", "twilio", "realtime"]
 PROTOCOLS: Final[tuple[ProtocolName, ...]] = ("native", "twilio", "realtime")
 
 
-def encode_audio(protocol: ProtocolName, pcm: bytes) -> Frames:
-    """Canonical PCM16 24 kHz audio as the protocol's ready-to-send 20 ms frames."""
+def encode_audio(protocol: ProtocolName, pcm: bytes) -> Utterance:
+    """Canonical PCM16 24 kHz audio as the protocol's ready-to-send 20 ms frames, with where
+    its voice is (the turn ends, for latency, at its last voiced frame)."""
+    frames: Frames
     if protocol == "native":
-        return encode_native(pcm)
-    if protocol == "twilio":
-        return encode_twilio(pcm)
-    return encode_realtime(pcm)
+        frames = encode_native(pcm)
+    elif protocol == "twilio":
+        frames = encode_twilio(pcm)
+    else:
+        frames = encode_realtime(pcm)
+    return Utterance.of(frames, voiced_frames(pcm))
 
 
 def make_client(
@@ -53,6 +60,7 @@ __all__ = [
     "CallClient",
     "ClientSettings",
     "ProtocolName",
+    "Utterance",
     "encode_audio",
     "make_client",
 ]

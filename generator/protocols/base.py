@@ -1,10 +1,13 @@
 """What every call protocol's client is, as the call workload sees it, and the pieces they share.
 
-A client speaks one protocol for one call: `connect`, `wait_greeting`, then per turn
-`send_utterance` (the caller's audio at real-time pace), `end_utterance` (the moment the caller
-stops: the latency clock starts there), `wait_response` (read the answer to its end, handling tool
-calls in between), and finally `hangup`; `close` is always safe. Failures are raised as the
-CallError tree of generator/protocols/errors.py, already classified.
+A client speaks one protocol for one call: `connect`, `wait_greeting` (per the greeting mode:
+wait for one, skip it, or take one if it comes), then per turn `send_utterance` (the caller's
+audio at real-time pace), `end_utterance` (the caller's turn is over: its `TurnEnd` says when the
+last voiced frame went out, the origin of every turn latency), `wait_response` (the answer: audio
+that *starts* after the turn ended, read to its end, tool calls handled on the way), or instead
+`barge_in` (speak the next utterance over the answer and see whether the assistant stops), and
+finally `hangup`; `close` is always safe. Failures are raised as the CallError tree of
+generator/protocols/errors.py, already classified.
 
 `ResponseTracker` turns the arrival of response audio into the numbers the workload records;
 `open_ws` opens a connection the way every client does, as a `TimedConnection` that stamps each
@@ -23,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ssl import SSLContext
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -40,6 +43,10 @@ from generator.protocols.errors import (
 Clock = Callable[[], float]
 LagSink = Callable[[float], None]  # receives each frame's send lag, in seconds
 Frames = Sequence[str | bytes]
+# wait: a greeting must come (GreetingTimeout otherwise); none: the caller speaks at once;
+# auto: a greeting that starts within the greeting timeout is heard out, else the caller speaks.
+GreetingMode = Literal["wait", "none", "auto"]
+GREETING_MODES: Final[tuple[GreetingMode, ...]] = ("wait", "none", "auto")
 
 # Response audio of a long answer is a few MB of base64 at most; 16 MB leaves room for any sane
 # server and still refuses a runaway one.
@@ -60,6 +67,51 @@ class ClientSettings:
     clock: Clock = time.monotonic
     headers: tuple[tuple[str, str], ...] = ()
     ssl: SSLContext | None = None
+    # Twilio: an assistant turn is over once the line has been quiet this long; the line's
+    # silence is seeded low-level noise instead of digital silence when ``line_noise``.
+    quiet_gap_s: float = 0.7
+    line_noise: bool = False
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance of the caller as its protocol's ready-to-send 20 ms frames, and where the
+    voice is in it (frame indexes): the turn ends, for latency, at ``last_voiced``."""
+
+    frames: Frames
+    first_voiced: int
+    last_voiced: int
+
+    @classmethod
+    def of(cls, frames: Frames, voiced: Sequence[bool]) -> Utterance:
+        marks = [k for k, v in enumerate(voiced[: len(frames)]) if v]
+        if not marks:  # all silence: its last frame is as good an end as any
+            return cls(frames, 0, max(0, len(frames) - 1))
+        return cls(frames, marks[0], marks[-1])
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    """When the caller's turn ended (clock seconds): ``voiced_at`` the send of its last voiced
+    frame (voice-to-voice latencies count from here), ``ended_at`` the end of the turn as the
+    protocol signals it (end_of_utterance / commit sent, or the last frame on a Twilio line)."""
+
+    voiced_at: float
+    ended_at: float
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """The caller talking over an answer (clock seconds). ``first_audio_at`` is the interrupted
+    answer's first audio; ``speech_at`` the caller's first voiced frame over it (None: the answer
+    was over before the caller got to speak, so nothing was interrupted); ``stopped_at`` when the
+    backend stopped the assistant (Twilio `clear`, a cancelled response, the output cleared);
+    ``ignored`` when the assistant was still talking ``bound`` seconds after the caller began."""
+
+    first_audio_at: float
+    speech_at: float | None
+    stopped_at: float | None
+    ignored: bool
 
 
 @dataclass(frozen=True)
@@ -76,6 +128,7 @@ class ResponseTiming:
     last_chunk_s: float
     done_at: float
     tool_calls: int = 0
+    speech_stopped_at: float | None = None  # the backend's VAD saw the caller stop, when shown
 
     @property
     def audio_gap_s(self) -> float:
@@ -106,11 +159,17 @@ class ResponseTracker:
         self.audio_s += seconds
         self.last_chunk_s = seconds
 
-    def finish(self, at: float) -> ResponseTiming:
+    def finish(self, at: float, speech_stopped_at: float | None = None) -> ResponseTiming:
         if self.first_at is None:
             raise ProtocolViolation("the response ended without any audio")
         return ResponseTiming(
-            self.first_at, self.last_at, self.audio_s, self.last_chunk_s, at, self.tool_calls
+            self.first_at,
+            self.last_at,
+            self.audio_s,
+            self.last_chunk_s,
+            at,
+            self.tool_calls,
+            speech_stopped_at,
         )
 
 
@@ -122,17 +181,27 @@ class CallClient(Protocol):
     async def connect(self) -> float:
         """Open the connection (and the session); returns the clock time it was up."""
 
-    async def wait_greeting(self) -> ResponseTiming:
-        """Wait for the assistant's greeting to start and end (GreetingTimeout otherwise)."""
+    async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
+        """The assistant's greeting heard to its end, or None when there is none to wait for
+        (mode none, or auto with nothing within the greeting timeout); GreetingTimeout in mode
+        wait."""
 
-    async def send_utterance(self, frames: Frames, on_lag: LagSink) -> None:
-        """Send pre-encoded 20 ms frames on an absolute real-time schedule."""
+    async def send_utterance(self, utterance: Utterance, on_lag: LagSink) -> None:
+        """Send the utterance's frames on an absolute real-time schedule."""
 
-    async def end_utterance(self) -> float:
-        """Signal the end of the caller's speech; returns the clock time latencies count from."""
+    async def end_utterance(self) -> TurnEnd:
+        """End the caller's turn (the protocol's end-of-speech signal, if it has one)."""
 
     async def wait_response(self) -> ResponseTiming:
-        """Read the answer to its end (ResponseTimeout if it does not come or stalls)."""
+        """The answer to the turn just ended: audio that starts after it, read to its end
+        (ResponseTimeout if it does not come or stalls)."""
+
+    async def barge_in(
+        self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
+    ) -> BargeIn:
+        """Wait for the answer's audio, start speaking ``utterance`` ``after_s`` after it began
+        playing, and watch for the backend to stop the assistant (for at most ``bound_s``);
+        returns once the utterance is sent. The next `end_utterance` ends that utterance."""
 
     async def hangup(self) -> None:
         """End the call politely."""
@@ -278,15 +347,20 @@ async def close_quietly(ws: ClientConnection | None) -> None:
 
 
 __all__ = [
+    "GREETING_MODES",
+    "BargeIn",
     "CallClient",
     "ClientSettings",
     "Clock",
     "Deadline",
     "Frames",
+    "GreetingMode",
     "LagSink",
     "ResponseTiming",
     "ResponseTracker",
     "TimedConnection",
+    "TurnEnd",
+    "Utterance",
     "b64_size",
     "close_quietly",
     "open_ws",

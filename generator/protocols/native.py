@@ -4,11 +4,18 @@
 (960 bytes), the end of speech as `{"type": "end_of_utterance"}`; the backend answers with
 `session.ready`, then per response `response.started`, `audio` (base64 PCM16), `transcript`,
 `tool_call` notices and `response.done`; `error` and `hangup` frames end the call.
+
+The answer to a turn is the first response that starts after the caller's last voiced frame
+(generator/protocols/answers.py): a greeting still streaming when the caller finished is read
+through, not counted. Under server VAD (`?vad=server`) the backend's `speech_stopped` gives the
+end-of-turn delay. A barge-in is over when the backend's `response.done` says `cancelled`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import random
 import uuid
 from typing import Any, Final
@@ -17,13 +24,23 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection
 
 from generator.audio import PCM_FRAME_BYTES, PCM_RATE, split_frames
+from generator.protocols.answers import (
+    OTHER,
+    AnswerWatch,
+    Kind,
+    Note,
+    read_answer,
+    read_barge_in,
+)
 from generator.protocols.base import (
+    BargeIn,
     ClientSettings,
     Deadline,
-    Frames,
+    GreetingMode,
     LagSink,
     ResponseTiming,
-    ResponseTracker,
+    TurnEnd,
+    Utterance,
     b64_size,
     close_quietly,
     open_ws,
@@ -80,6 +97,7 @@ class NativeClient:
         self.url = native_url(settings.url, session_id(rng))
         self._clock = settings.clock
         self._ws: ClientConnection | None = None
+        self._voiced_at = 0.0
 
     @property
     def ws(self) -> ClientConnection:
@@ -97,27 +115,63 @@ class NativeClient:
         )
         return self._clock()
 
-    async def wait_greeting(self) -> ResponseTiming:
-        return await self._read_response(
-            Deadline(self._clock, self.settings.greeting_timeout_s, GreetingTimeout)
-        )
+    async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
+        if mode == "none":
+            return None
+        watch = AnswerWatch(-math.inf)
+        deadline = Deadline(self._clock, self.settings.greeting_timeout_s, GreetingTimeout)
+        try:
+            return await read_answer(self, -math.inf, deadline, watch)
+        except GreetingTimeout:
+            if mode == "auto" and not (watch.open or watch.tracker.has_audio):
+                return None
+            raise
 
-    async def send_utterance(self, frames: Frames, on_lag: LagSink) -> None:
-        ws = self.ws
+    async def send_utterance(self, utterance: Utterance, on_lag: LagSink) -> None:
+        await self._send_utterance(utterance, on_lag, None)
 
-        async def send_frame(_k: int, frame: str | bytes, _due: float) -> None:
+    async def _send_utterance(
+        self, utterance: Utterance, on_lag: LagSink, voiced: asyncio.Future[float] | None
+    ) -> None:
+        ws, clock = self.ws, self._clock
+        first, last = utterance.first_voiced, utterance.last_voiced
+
+        async def send_frame(k: int, frame: str | bytes, _due: float) -> None:
             await send(ws, frame)
+            if k == last:
+                self._voiced_at = clock()
+            if k == first and voiced is not None and not voiced.done():
+                voiced.set_result(clock())
 
-        await send_paced(frames, send_frame, clock=self._clock, on_lag=on_lag)
+        await send_paced(utterance.frames, send_frame, clock=clock, on_lag=on_lag)
 
-    async def end_utterance(self) -> float:
+    async def end_utterance(self) -> TurnEnd:
         await send(self.ws, END_OF_UTTERANCE)
-        return self._clock()
+        return TurnEnd(self._voiced_at, self._clock())
 
     async def wait_response(self) -> ResponseTiming:
-        return await self._read_response(
-            Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
-        )
+        deadline = Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
+        return await read_answer(self, self._voiced_at, deadline)
+
+    async def barge_in(
+        self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
+    ) -> BargeIn:
+        sender: asyncio.Task[None] | None = None
+
+        def start() -> asyncio.Future[float]:
+            nonlocal sender
+            voiced: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            sender = asyncio.create_task(self._send_utterance(utterance, on_lag, voiced))
+            return voiced
+
+        try:
+            barge, _watch = await read_barge_in(self, self._voiced_at, start, after_s, bound_s)
+            if sender is not None:
+                await sender
+        finally:
+            if sender is not None and not sender.done():
+                sender.cancel()
+        return barge
 
     async def hangup(self) -> None:
         ws = self.ws
@@ -137,34 +191,33 @@ class NativeClient:
     async def close(self) -> None:
         await close_quietly(self._ws)
 
-    async def _read_response(self, deadline: Deadline) -> ResponseTiming:
-        """Read one response to its `response.done`; responses without audio (a tool's turn)
-        are read through, since the spoken answer follows them."""
-        ws = self.ws
-        tracker = ResponseTracker()
-        while True:
-            message, now = await receive(ws, deadline)
-            if isinstance(message, bytes):
-                tracker.audio(now, len(message) / PCM_BYTES_PER_S)
-                deadline.extend()
-                continue
-            event = parse_event(message)
-            kind = event.get("type")
-            if kind == "audio":
-                tracker.audio(now, b64_size(_str(event, "audio")) / PCM_BYTES_PER_S)
-                deadline.extend()
-            elif kind == "response.done":
-                if event.get("status") == "failed":
-                    raise ServerError("response_failed", "the backend's response failed")
-                if tracker.has_audio:
-                    return tracker.finish(now)
-            elif kind == "tool_call":
-                tracker.tool_calls += 1
-                deadline.extend()
-            elif kind == "error":
-                raise _server_error(event)
-            elif kind == "hangup":
-                raise SessionClosed(1000, f"the backend hung up: {event.get('reason', '')}")
+    def classify(self, message: str | bytes) -> Note:
+        if isinstance(message, bytes):
+            return Note(Kind.AUDIO, len(message) / PCM_BYTES_PER_S)
+        event = parse_event(message)
+        kind = event.get("type")
+        if kind == "audio":
+            return Note(Kind.AUDIO, b64_size(_str(event, "audio")) / PCM_BYTES_PER_S)
+        if kind == "response.started":
+            return Note(Kind.STARTED)
+        if kind == "response.done":
+            status = str(event.get("status") or "completed")
+            if status == "failed":
+                raise ServerError("response_failed", "the backend's response failed")
+            return Note(Kind.DONE, status=status)
+        if kind == "tool_call":
+            return Note(Kind.TOOL)
+        if kind == "speech_stopped":
+            return Note(Kind.SPEECH_STOPPED)
+        if kind == "error":
+            raise _server_error(event)
+        if kind == "hangup":
+            raise SessionClosed(1000, f"the backend hung up: {event.get('reason', '')}")
+        return OTHER
+
+    async def after_done(self, note: Note, watch: AnswerWatch) -> bool:
+        # A response that only ran a tool has no audio; the spoken answer follows it.
+        return True
 
 
 def _str(event: dict[str, Any], key: str) -> str:

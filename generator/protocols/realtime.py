@@ -7,16 +7,22 @@ messages (20 ms of base64 PCM16 each, built once per workload), then `commit` an
 `response.create`; the answer's audio is `response.output_audio.delta` (`response.audio.delta` in
 the beta shape) and it ends at `response.done`.
 
-Turn latency counts from the send of `response.create`, the moment an upstream starts working on
-the answer. When the session declares tools, a response may be a function call
+Turn latency is voice-to-voice, from the caller's last voiced frame; the answer is the first
+response created after it (generator/protocols/answers.py), so a response still under way then is
+read through, not counted. Where the upstream's server VAD runs it shows
+`input_audio_buffer.speech_stopped`, the end-of-turn delay's end; a barge-in is over at a
+`response.done` with status `cancelled` or `output_audio_buffer.cleared`. With greeting mode
+`none` no greeting is asked for. When the session declares tools, a response may be a function call
 (`response.function_call_arguments.done`): the client answers with a `function_call_output` item
 and a new `response.create`, and reads on to the spoken answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import math
 import random
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -24,13 +30,23 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection
 
 from generator.audio import PCM_FRAME_BYTES, PCM_RATE, split_frames
+from generator.protocols.answers import (
+    OTHER,
+    AnswerWatch,
+    Kind,
+    Note,
+    read_answer,
+    read_barge_in,
+)
 from generator.protocols.base import (
+    BargeIn,
     ClientSettings,
     Deadline,
-    Frames,
+    GreetingMode,
     LagSink,
     ResponseTiming,
-    ResponseTracker,
+    TurnEnd,
+    Utterance,
     b64_size,
     close_quietly,
     open_ws,
@@ -142,6 +158,8 @@ class RealtimeClient:
         self.tools = tools
         self._clock = settings.clock
         self._ws: ClientConnection | None = None
+        self._voiced_at = 0.0
+        self._calls: list[tuple[str, str, str]] = []
         del rng  # nothing to draw: the upstream names the session
 
     @property
@@ -160,7 +178,7 @@ class RealtimeClient:
         )
         return self._clock()
 
-    async def wait_greeting(self) -> ResponseTiming:
+    async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
         ws = self.ws
         deadline = Deadline(self._clock, self.settings.greeting_timeout_s, GreetingTimeout)
         while True:  # the upstream speaks first with `session.created`
@@ -171,26 +189,63 @@ class RealtimeClient:
                     break
                 _raise_if_error(event)
         await send(ws, session_update(self.tools))
+        if mode == "none":  # an upstream never greets unasked: the caller speaks first
+            return None
         await send(ws, RESPONSE_CREATE)
-        return await self._read_response(deadline)
+        watch = AnswerWatch(-math.inf)
+        try:
+            return await read_answer(self, -math.inf, deadline, watch)
+        except GreetingTimeout:
+            if mode == "auto" and not (watch.open or watch.tracker.has_audio):
+                return None
+            raise
 
-    async def send_utterance(self, frames: Frames, on_lag: LagSink) -> None:
-        ws = self.ws
+    async def send_utterance(self, utterance: Utterance, on_lag: LagSink) -> None:
+        await self._send_utterance(utterance, on_lag, None)
 
-        async def send_frame(_k: int, frame: str | bytes, _due: float) -> None:
+    async def _send_utterance(
+        self, utterance: Utterance, on_lag: LagSink, voiced: asyncio.Future[float] | None
+    ) -> None:
+        ws, clock = self.ws, self._clock
+        first, last = utterance.first_voiced, utterance.last_voiced
+
+        async def send_frame(k: int, frame: str | bytes, _due: float) -> None:
             await send(ws, frame)
+            if k == last:
+                self._voiced_at = clock()
+            if k == first and voiced is not None and not voiced.done():
+                voiced.set_result(clock())
 
-        await send_paced(frames, send_frame, clock=self._clock, on_lag=on_lag)
+        await send_paced(utterance.frames, send_frame, clock=clock, on_lag=on_lag)
 
-    async def end_utterance(self) -> float:
+    async def end_utterance(self) -> TurnEnd:
         await send(self.ws, COMMIT)
         await send(self.ws, RESPONSE_CREATE)
-        return self._clock()
+        return TurnEnd(self._voiced_at, self._clock())
 
     async def wait_response(self) -> ResponseTiming:
-        return await self._read_response(
-            Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
-        )
+        deadline = Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
+        return await read_answer(self, self._voiced_at, deadline)
+
+    async def barge_in(
+        self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
+    ) -> BargeIn:
+        sender: asyncio.Task[None] | None = None
+
+        def start() -> asyncio.Future[float]:
+            nonlocal sender
+            voiced: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            sender = asyncio.create_task(self._send_utterance(utterance, on_lag, voiced))
+            return voiced
+
+        try:
+            barge, _watch = await read_barge_in(self, self._voiced_at, start, after_s, bound_s)
+            if sender is not None:
+                await sender
+        finally:
+            if sender is not None and not sender.done():
+                sender.cancel()
+        return barge
 
     async def hangup(self) -> None:
         await self.close()
@@ -198,37 +253,40 @@ class RealtimeClient:
     async def close(self) -> None:
         await close_quietly(self._ws)
 
-    async def _read_response(self, deadline: Deadline) -> ResponseTiming:
-        ws = self.ws
-        tracker = ResponseTracker()
-        calls: list[tuple[str, str, str]] = []
-        while True:
-            message, now = await receive(ws, deadline)
-            if isinstance(message, bytes):
-                raise ProtocolViolation("a binary frame from a Realtime upstream")
-            event = parse_event(message)
-            kind = event.get("type")
-            if kind in AUDIO_DELTAS:
-                tracker.audio(now, b64_size(str(event.get("delta", ""))) / PCM_BYTES_PER_S)
-                deadline.extend()
-            elif kind == "response.function_call_arguments.done":
-                calls.append(
-                    (str(event.get("call_id")), str(event.get("name")), str(event.get("arguments")))
-                )
-                tracker.tool_calls += 1
-                deadline.extend()
-            elif kind == "response.done":
-                _raise_if_failed(event)
-                if calls:
-                    await self._answer_calls(calls)
-                    calls = []
-                    deadline.extend()
-                elif tracker.has_audio:
-                    return tracker.finish(now)
-                else:
-                    raise ProtocolViolation("a response with neither audio nor a function call")
-            else:
-                _raise_if_error(event)
+    def classify(self, message: str | bytes) -> Note:
+        if isinstance(message, bytes):
+            raise ProtocolViolation("a binary frame from a Realtime upstream")
+        event = parse_event(message)
+        kind = event.get("type")
+        if kind in AUDIO_DELTAS:
+            return Note(Kind.AUDIO, b64_size(str(event.get("delta", ""))) / PCM_BYTES_PER_S)
+        if kind == "response.created":
+            return Note(Kind.STARTED)
+        if kind == "response.function_call_arguments.done":
+            self._calls.append(
+                (str(event.get("call_id")), str(event.get("name")), str(event.get("arguments")))
+            )
+            return Note(Kind.TOOL)
+        if kind == "response.done":
+            _raise_if_failed(event)
+            response = event.get("response")
+            status = response.get("status") if isinstance(response, dict) else None
+            return Note(Kind.DONE, status=str(status or "completed"))
+        if kind == "output_audio_buffer.cleared":
+            return Note(Kind.CLEARED)
+        if kind == "input_audio_buffer.speech_stopped":
+            return Note(Kind.SPEECH_STOPPED)
+        _raise_if_error(event)
+        return OTHER
+
+    async def after_done(self, note: Note, watch: AnswerWatch) -> bool:
+        calls, self._calls = self._calls, []
+        if calls:
+            await self._answer_calls(calls)
+            return True
+        if note.status == "cancelled":
+            return True  # an answer cut short before its audio; another may follow
+        raise ProtocolViolation("a response with neither audio nor a function call")
 
     async def _answer_calls(self, calls: list[tuple[str, str, str]]) -> None:
         for call_id, name, raw_arguments in calls:

@@ -1,60 +1,86 @@
-"""The client side of a Twilio Media Stream: the generator plays Twilio calling the backend's
-`/media-stream` endpoint (docs/protocol.md).
+"""The client side of a Twilio Media Stream: the generator plays Twilio calling a backend's
+`/media-stream` endpoint, as a `<Connect><Stream>` would (docs/protocol.md).
 
-Up: `connected`, `start` (streamSid, callSid, accountSid, tracks, mediaFormat audio/x-mulaw 8 kHz
-mono), `media` frames of 160 bytes of mu-law every 20 ms (sequenceNumber, chunk, timestamp in ms
-since the stream started), a `mark` named `end_of_utterance` when the caller stops speaking, and
-`stop` at the hang-up. Down: `media` (the assistant's mu-law audio) and `mark` events, a mark
-closing each response; the client echoes every mark back, as Twilio does once the audio before
-it has played. `clear` is read and ignored.
+Up, as Twilio sends them: `connected`, `start` (streamSid, callSid, accountSid, tracks,
+mediaFormat audio/x-mulaw 8 kHz mono), then one `media` frame every 20 ms for the whole call
+(sequenceNumber, chunk and timestamp as strings, the timestamp in ms since the stream started):
+the caller's speech when it talks, line silence (mu-law 0xFF, or seeded low-level noise) when it
+does not; never a gap, never a mark of its own; `stop` at the hang-up. Down: `media`, `mark` and
+`clear` go to the playback model (generator/protocols/playback.py): audio plays at 8 kHz real
+time, each mark is echoed — with the mark object it came with, nameless stays nameless — when
+playback reaches it, `clear` empties the queue and sends the pending marks back.
 
-Media messages are the hot path: each is a string template filled with precomputed base64, never
-a `json.dumps` of a dict, written as a WebSocket frame straight to the transport by the loop's
-shared pacer (generator/protocols/pacing.py) whenever websockets' own send path is not needed.
+The backend decides the turns (its VAD listens to the line); the caller's turn ends with its last
+voiced frame, and an answer is assistant audio that starts after that and ends when the line has
+been quiet for the quiet gap. A line task (the loop's shared pacer, generator/protocols/pacing.py:
+each frame a string template written straight to the transport) and a reader task run for the
+whole call; the call's steps wait on what they fill in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
-from typing import Any, Final
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
-from generator.audio import MULAW_FRAME_BYTES, MULAW_RATE, MULAW_SILENCE, pcm24k_to_mulaw8k
+from generator.audio import (
+    MULAW_FRAME_BYTES,
+    MULAW_RATE,
+    MULAW_SILENCE,
+    line_noise_mulaw,
+    pcm24k_to_mulaw8k,
+)
 from generator.audio import split_frames as _split
 from generator.protocols.base import (
+    BargeIn,
     ClientSettings,
-    Deadline,
-    Frames,
+    GreetingMode,
     LagSink,
     ResponseTiming,
-    ResponseTracker,
+    TimedConnection,
+    TurnEnd,
+    Utterance,
     b64_size,
     close_quietly,
     open_ws,
     parse_event,
-    receive,
     send,
 )
 from generator.protocols.errors import (
+    CallError,
     GreetingTimeout,
     ProtocolViolation,
     ResponseTimeout,
     ServerError,
+    SessionFailed,
+    classify_session,
 )
 from generator.protocols.pacing import play_paced, ready, write_text
+from generator.protocols.playback import Playback, Segment
 
 MEDIA_PATH: Final = "/media-stream"
-END_OF_UTTERANCE_MARK: Final = "end_of_utterance"
+SILENCE_PAYLOAD: Final = base64.b64encode(bytes([MULAW_SILENCE]) * MULAW_FRAME_BYTES).decode()
+NOISE_FRAMES: Final = 50  # one second of distinct noise, cycled
 
 
 def encode_twilio(pcm: bytes) -> list[str]:
     """Canonical audio as the base64 payloads of Twilio media frames (160 bytes of mu-law)."""
     frames = _split(pcm24k_to_mulaw8k(pcm), MULAW_FRAME_BYTES, MULAW_SILENCE)
     return [base64.b64encode(frame).decode("ascii") for frame in frames]
+
+
+def line_noise(rng: random.Random) -> list[str]:
+    """A second of seeded low-level line noise as media payloads."""
+    noise = line_noise_mulaw(rng, MULAW_FRAME_BYTES * NOISE_FRAMES)
+    return [base64.b64encode(f).decode() for f in _split(noise, MULAW_FRAME_BYTES)]
 
 
 def twilio_url(url: str) -> str:
@@ -69,6 +95,24 @@ def _sid(prefix: str, rng: random.Random) -> str:
     return prefix + f"{rng.getrandbits(128):032x}"
 
 
+class _Endless(Sequence[str]):
+    """The line's frame sequence for the pacer: never ends (the hang-up cancels it); what each
+    frame carries is decided when it is sent."""
+
+    def __len__(self) -> int:
+        return sys.maxsize
+
+    @overload
+    def __getitem__(self, k: int) -> str: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[str]: ...
+    def __getitem__(self, k: int | slice) -> str | Sequence[str]:
+        return ""
+
+
+ENDLESS: Final = _Endless()
+
+
 class TwilioClient:
     """One call as a Twilio Media Stream."""
 
@@ -81,15 +125,29 @@ class TwilioClient:
         self.account_sid = _sid("AC", rng)
         self.call_sid = _sid("CA", rng)
         self.stream_sid = _sid("MZ", rng)
+        self._silence = line_noise(rng) if settings.line_noise else [SILENCE_PAYLOAD]
+        self._silence_k = 0
+        self.playback = Playback(settings.quiet_gap_s)
         self._ws: ClientConnection | None = None
         self._sequence = 0
         self._chunk = 0
         self._started_at = 0.0
-        # sequenceNumber, chunk, timestamp, payload: filled per frame.
         self._media = (
             '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
             '"timestamp":"%d","payload":"%s"},"streamSid":"' + self.stream_sid + '"}'
         )
+        # The utterance on the line, and what its sending has shown so far.
+        self._speech: Utterance | None = None
+        self._speech_k = 0
+        self._speech_lag: LagSink | None = None
+        self._lag_target: LagSink | None = None
+        self._speech_done: asyncio.Future[float] | None = None
+        self._voiced: asyncio.Future[float] | None = None
+        self._voiced_at = 0.0
+        self._turn: TurnEnd | None = None
+        self._failure: CallError | None = None
+        self._changed: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def ws(self) -> ClientConnection:
@@ -97,19 +155,10 @@ class TwilioClient:
             raise ProtocolViolation("not connected")
         return self._ws
 
-    def _next_sequence(self) -> int:
-        self._sequence += 1
-        return self._sequence
-
     def _event(self, event: str, **fields: Any) -> str:
-        return json.dumps(
-            {
-                "event": event,
-                "sequenceNumber": str(self._next_sequence()),
-                **fields,
-                "streamSid": self.stream_sid,
-            }
-        )
+        self._sequence += 1
+        body = {"event": event, "sequenceNumber": str(self._sequence), **fields}
+        return json.dumps({**body, "streamSid": self.stream_sid})
 
     async def connect(self) -> float:
         self._ws = await open_ws(
@@ -133,75 +182,279 @@ class TwilioClient:
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": MULAW_RATE, "channels": 1},
         }
         await send(self._ws, self._event("start", start=start))
+        self._tasks = [
+            asyncio.create_task(self._run_line()),
+            asyncio.create_task(self._run_reader()),
+        ]
         return connected_at
 
-    async def wait_greeting(self) -> ResponseTiming:
-        return await self._read_response(
-            Deadline(self._clock, self.settings.greeting_timeout_s, GreetingTimeout)
-        )
+    # -- the line: one media frame every 20 ms --------------------------------------------------
 
-    async def send_utterance(self, frames: Frames, on_lag: LagSink) -> None:
-        ws, media, started = self.ws, self._media, self._started_at
+    async def _run_line(self) -> None:
+        ws = self.ws
 
-        def message(payload: str | bytes, due: float) -> str:
-            # Counted only for a frame that goes out: a declined write_now is sent again.
-            self._sequence += 1
-            self._chunk += 1
-            return media % (self._sequence, self._chunk, round((due - started) * 1000), payload)
-
-        def write_now(_k: int, payload: str | bytes, due: float) -> bool:
+        def write_now(_k: int, _frame: str, due: float) -> bool:
             if not ready(ws):
                 return False
-            write_text(ws, message(payload, due).encode())
+            write_text(ws, self._frame(due).encode())
+            for mark in self._marks_due(due):
+                write_text(ws, mark.encode())
             return True
 
-        async def send_frame(_k: int, payload: str | bytes, due: float) -> None:
-            await send(ws, message(payload, due))
+        async def send_frame(_k: int, _frame: str, due: float) -> None:
+            await send(ws, self._frame(due))
+            for mark in self._marks_due(due):
+                await send(ws, mark)
 
-        await play_paced(frames, write_now, send_frame, clock=self._clock, on_lag=on_lag)
+        def on_lag(lag_s: float) -> None:
+            if self._lag_target is not None:
+                self._lag_target(lag_s)
 
-    async def end_utterance(self) -> float:
-        await send(self.ws, self._event("mark", mark={"name": END_OF_UTTERANCE_MARK}))
-        return self._clock()
+        try:
+            await play_paced(ENDLESS, write_now, send_frame, clock=self._clock, on_lag=on_lag)
+        except CallError as exc:
+            self._fail(exc)
+        except (OSError, ConnectionClosed) as exc:
+            self._fail(classify_session(exc))
 
-    async def wait_response(self) -> ResponseTiming:
-        return await self._read_response(
-            Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
+    def _frame(self, due: float) -> str:
+        """The media message for the frame due now: the utterance's next frame, or silence."""
+        self._sequence += 1
+        self._chunk += 1
+        speech = self._speech
+        if speech is None:
+            self._lag_target = None
+            silence = self._silence
+            payload = silence[self._silence_k % len(silence)]
+            self._silence_k += 1
+        else:
+            k = self._speech_k
+            payload = str(speech.frames[k])
+            self._lag_target = self._speech_lag
+            if k == speech.first_voiced or k == speech.last_voiced:
+                now = self._clock()
+                if k == speech.last_voiced:
+                    self._voiced_at = now
+                if k == speech.first_voiced and self._voiced is not None:
+                    _resolve(self._voiced, now)
+            self._speech_k = k = k + 1
+            if k == len(speech.frames):
+                self._speech = None
+                if self._speech_done is not None:
+                    _resolve(self._speech_done, self._clock())
+        return self._media % (
+            self._sequence,
+            self._chunk,
+            round((due - self._started_at) * 1000),
+            payload,
         )
 
+    def _marks_due(self, now: float) -> list[str]:
+        playback = self.playback
+        before = playback.current
+        marks = playback.due(now)
+        if before is not None and playback.current is None:
+            self._notify()  # a segment ended
+        return [self._event("mark", mark=mark) for mark in marks]
+
+    # -- the reader: the backend's media, marks and clears --------------------------------------
+
+    async def _run_reader(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                message = await ws.recv()
+                arrivals = ws.arrivals if isinstance(ws, TimedConnection) else None
+                at = arrivals.popleft() if arrivals else self._clock()
+                if isinstance(message, bytes):
+                    raise ProtocolViolation("a binary frame on a Twilio media stream")
+                await self._handle(parse_event(message), at)
+        except CallError as exc:
+            self._fail(exc)
+        except (OSError, ConnectionClosed) as exc:
+            self._fail(classify_session(exc))
+
+    async def _handle(self, event: dict[str, Any], at: float) -> None:
+        kind = event.get("event")
+        playback = self.playback
+        if kind == "media":
+            media = event.get("media")
+            payload = media.get("payload") if isinstance(media, dict) else None
+            if not isinstance(payload, str):
+                raise ProtocolViolation("a media event without a payload")
+            before = playback.current
+            if playback.media(at, b64_size(payload) / MULAW_RATE) is not before:
+                self._notify()  # a segment started
+        elif kind == "mark":
+            mark = event.get("mark")
+            playback.mark(at, dict(mark) if isinstance(mark, dict) else {})
+        elif kind == "clear":
+            for mark in playback.clear(at):
+                await send(self.ws, self._event("mark", mark=mark))
+            self._notify()
+        elif kind == "error":  # not Twilio's, but a backend may say why it gives up
+            raise ServerError(str(event.get("code") or "unknown"), str(event.get("message")))
+
+    # -- waiting on what the tasks fill in ------------------------------------------------------
+
+    def _notify(self) -> None:
+        if self._changed is not None and not self._changed.done():
+            self._changed.set_result(None)
+
+    def _fail(self, exc: CallError) -> None:
+        if self._failure is None:
+            self._failure = exc
+        for future in (self._changed, self._speech_done, self._voiced):
+            if future is not None and not future.done():
+                future.set_exception(exc)
+                future.exception()  # whoever awaits it raises; nobody need to
+
+    async def _until(
+        self, ready_: Callable[[], bool], until: float, error: Callable[[], SessionFailed] | None
+    ) -> bool:
+        """Wait until ``ready_()`` (True) or the clock reaches ``until`` (False, or ``error()``
+        raised); a failure of the line or the reader is raised here."""
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            if ready_():
+                return True
+            left = until - self._clock()
+            if left <= 0:
+                if error is not None:
+                    raise error()
+                return False
+            self._changed = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(left):
+                    await self._changed
+            except TimeoutError:
+                pass
+
+    async def _segment_end(self, segment: Segment) -> ResponseTiming:
+        # A segment ends by itself once the line is quiet; this bound only catches a backend
+        # that never stops talking.
+        def stalled() -> SessionFailed:
+            return ResponseTimeout(f"the assistant's audio did not end within {limit:g} s")
+
+        limit = max(60.0, 4 * self.settings.response_timeout_s)
+        await self._until(lambda: segment.ended_at is not None, self._clock() + limit, stalled)
+        return segment.timing()
+
+    async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
+        if mode == "none":
+            return None
+        playback, timeout = self.playback, self.settings.greeting_timeout_s
+
+        def none_came() -> SessionFailed:
+            return GreetingTimeout(f"no assistant audio within {timeout:g} s of the start")
+
+        until = self._started_at + timeout
+        came = await self._until(
+            lambda: bool(playback.segments), until, none_came if mode == "wait" else None
+        )
+        return await self._segment_end(playback.segments[0]) if came else None
+
+    async def send_utterance(self, utterance: Utterance, on_lag: LagSink) -> None:
+        await self._speak(utterance, on_lag)
+
+    def _start_speaking(self, utterance: Utterance, on_lag: LagSink) -> asyncio.Future[float]:
+        if self._speech is not None:
+            raise ProtocolViolation("the caller is already speaking")
+        loop = asyncio.get_running_loop()
+        self._speech_done = done = loop.create_future()
+        self._voiced = loop.create_future()
+        self._speech_k, self._speech_lag = 0, on_lag
+        self._speech = utterance
+        return done
+
+    async def _speak(self, utterance: Utterance, on_lag: LagSink) -> float:
+        done = self._start_speaking(utterance, on_lag)
+        ended_at = await done
+        self._turn = TurnEnd(self._voiced_at, ended_at)
+        return ended_at
+
+    async def end_utterance(self) -> TurnEnd:
+        if self._turn is None:
+            raise ProtocolViolation("no utterance was sent")
+        return self._turn
+
+    async def _answer(self) -> Segment:
+        if self._turn is None:
+            raise ProtocolViolation("no utterance was sent")
+        turn, playback, timeout = self._turn, self.playback, self.settings.response_timeout_s
+
+        def no_answer() -> SessionFailed:
+            earlier = playback.before(turn.voiced_at)
+            detail = f"no assistant audio started within {timeout:g} s after the caller's turn"
+            if earlier is not None and earlier.last_at > turn.voiced_at:
+                late_ms = (earlier.last_at - turn.voiced_at) * 1000
+                detail += (
+                    f"; audio of a response that started before the turn ended kept arriving "
+                    f"for {late_ms:.0f} ms after it (not an answer)"
+                )
+            return ResponseTimeout(detail)
+
+        await self._until(
+            lambda: playback.answer_after(turn.voiced_at) is not None,
+            turn.ended_at + timeout,
+            no_answer,
+        )
+        answer = playback.answer_after(turn.voiced_at)
+        assert answer is not None
+        return answer
+
+    async def wait_response(self) -> ResponseTiming:
+        return await self._segment_end(await self._answer())
+
+    async def barge_in(
+        self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
+    ) -> BargeIn:
+        answer = await self._answer()
+        first = answer.started_at
+        playing = await self._until(
+            lambda: answer.ended_at is not None, answer.played_at + after_s, None
+        )
+        if playing:  # the answer was over before the caller would have cut in
+            await self._speak(utterance, on_lag)
+            return BargeIn(first, None, None, False)
+        done = self._start_speaking(utterance, on_lag)
+        assert self._voiced is not None
+        speech_at = await self._voiced
+        await self._until(lambda: answer.ended_at is not None, speech_at + bound_s, None)
+        stopped_at = answer.cleared_at
+        if stopped_at is not None and stopped_at < speech_at:
+            stopped_at = None  # cleared before the caller spoke: not a reaction to it
+        heard = self.playback.playing(self._clock()) or answer.ended_at is None
+        ignored = stopped_at is None and heard
+        ended_at = await done
+        self._turn = TurnEnd(self._voiced_at, ended_at)
+        return BargeIn(first, speech_at, stopped_at, ignored)
+
+    # -- the end of the call --------------------------------------------------------------------
+
+    async def _stop_tasks(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def hangup(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        await self._stop_tasks()
         stop = {"accountSid": self.account_sid, "callSid": self.call_sid}
         await send(self.ws, self._event("stop", stop=stop))
         await self.close()
 
     async def close(self) -> None:
+        await self._stop_tasks()
         await close_quietly(self._ws)
 
-    async def _read_response(self, deadline: Deadline) -> ResponseTiming:
-        """Read media until the mark that closes the response."""
-        ws = self.ws
-        tracker = ResponseTracker()
-        while True:
-            message, now = await receive(ws, deadline)
-            if isinstance(message, bytes):
-                raise ProtocolViolation("a binary frame on a Twilio media stream")
-            event = parse_event(message)
-            kind = event.get("event")
-            if kind == "media":
-                media = event.get("media")
-                payload = media.get("payload") if isinstance(media, dict) else None
-                if not isinstance(payload, str):
-                    raise ProtocolViolation("a media event without a payload")
-                tracker.audio(now, b64_size(payload) / MULAW_RATE)
-                deadline.extend()
-            elif kind == "mark":
-                mark = event.get("mark")
-                name = mark.get("name") if isinstance(mark, dict) else None
-                await send(ws, self._event("mark", mark={"name": str(name)}))
-                if tracker.has_audio:
-                    return tracker.finish(now)
-            elif kind == "error":  # not Twilio's, but a backend may say why it gives up
-                raise ServerError(str(event.get("code") or "unknown"), str(event.get("message")))
+
+def _resolve(future: asyncio.Future[float], value: float) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
-__all__ = ["END_OF_UTTERANCE_MARK", "TwilioClient", "encode_twilio", "twilio_url"]
+__all__ = ["TwilioClient", "encode_twilio", "line_noise", "twilio_url"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -107,24 +108,69 @@ def fake_native(seen: list[str | bytes]) -> Handler:
     return handler
 
 
-def fake_twilio(seen: list[dict[str, Any]]) -> Handler:
-    """A scripted Twilio-facing backend: greets after `start`, answers each `end_of_utterance`
-    mark with media and a closing mark. Records every event it gets."""
+SILENCE = bytes([0xFF]) * 160
 
-    async def respond(ws: ServerConnection, sid: str, name: str) -> None:
-        payload = base64.b64encode(bytes([0xFF]) * 160).decode("ascii")
-        for _ in range(3):
-            media = {"event": "media", "streamSid": sid, "media": {"payload": payload}}
-            await ws.send(json.dumps(media))
-        await ws.send(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": name}}))
+
+def twilio_media(sid: str, ms: int = 20, byte: int = 0x7F) -> str:
+    """A backend's media event: ``ms`` of mu-law audio (not silence)."""
+    payload = base64.b64encode(bytes([byte]) * (8 * ms)).decode("ascii")
+    return json.dumps({"event": "media", "streamSid": sid, "media": {"payload": payload}})
+
+
+def twilio_mark(sid: str, name: str | None) -> str:
+    mark = {} if name is None else {"name": name}
+    return json.dumps({"event": "mark", "streamSid": sid, "mark": mark})
+
+
+def is_silence(event: dict[str, Any]) -> bool:
+    return base64.b64decode(event["media"]["payload"]) == SILENCE
+
+
+def fake_twilio(
+    seen: list[tuple[float, dict[str, Any]]],
+    *,
+    greet_ms: int = 60,
+    answer_ms: int = 60,
+    chunk_ms: int = 20,
+    mark: str | None = "reply",  # sent after each chunk; None: nameless marks
+    vad_silence_ms: int = 100,
+    answers: bool = True,
+    clear_on_speech: bool = False,
+) -> Handler:
+    """A scripted Twilio-facing backend with a server VAD of its own: greets after `start`
+    (unless ``greet_ms`` is 0), answers once it has heard speech and then ``vad_silence_ms`` of
+    line silence, a mark after every chunk; with ``clear_on_speech`` it sends `clear` when the
+    caller speaks while it answers. Records every event with its arrival time."""
+
+    async def speak(ws: ServerConnection, sid: str, ms: int) -> None:
+        for _ in range(ms // chunk_ms):
+            await ws.send(twilio_media(sid, chunk_ms))
+            await ws.send(twilio_mark(sid, mark))
 
     async def handler(ws: ServerConnection) -> None:
+        sid = ""
+        heard, quiet = False, 0
+        playing_until = 0.0  # when the caller will have heard the answer out
         async for message in ws:
             event = json.loads(message)
-            seen.append(event)
-            if event["event"] == "start":
-                await respond(ws, event["streamSid"], "greeting")
-            elif event["event"] == "mark" and event["mark"]["name"] == "end_of_utterance":
-                await respond(ws, event["streamSid"], "answer")
+            seen.append((time.monotonic(), event))
+            kind = event["event"]
+            if kind == "start":
+                sid = event["streamSid"]
+                if greet_ms:
+                    await speak(ws, sid, greet_ms)
+            elif kind == "media":
+                if not is_silence(event):
+                    if clear_on_speech and time.monotonic() < playing_until:
+                        playing_until = 0.0
+                        await ws.send(json.dumps({"event": "clear", "streamSid": sid}))
+                    heard, quiet = True, 0
+                elif heard:
+                    quiet += 20
+                    if quiet >= vad_silence_ms:
+                        heard = False
+                        if answers:
+                            playing_until = time.monotonic() + answer_ms / 1000
+                            await speak(ws, sid, answer_ms)
 
     return handler

@@ -1,5 +1,6 @@
 """The native and Twilio clients against scripted local servers: what goes on the wire (frame
-sizes, Twilio's start/media/mark/stop fields), and what comes back as response timings."""
+sizes, Twilio's start/media/stop fields and its never-ending line), and what comes back as
+response timings."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import itertools
 import json
 import random
 import time
+from dataclasses import replace
 from typing import Any
 
-from call_fakes import fake_native, fake_twilio, ws_server
+from call_fakes import fake_native, fake_twilio, is_silence, ws_server
 from websockets.asyncio.server import ServerConnection
 
 from generator.audio import synth_speech
@@ -21,6 +23,7 @@ from generator.protocols.base import (
     ClientSettings,
     Deadline,
     ResponseTiming,
+    Utterance,
     close_quietly,
     open_ws,
     receive,
@@ -33,11 +36,12 @@ from generator.protocols.twilio import twilio_url
 PCM = synth_speech(100, seed=1)  # 5 frames
 
 
-async def _call(client: CallClient, frames: Any) -> tuple[ResponseTiming, ResponseTiming]:
+async def _call(client: CallClient, utterance: Utterance) -> tuple[ResponseTiming, ResponseTiming]:
     lags: list[float] = []
     await client.connect()
-    greeting = await client.wait_greeting()
-    await client.send_utterance(frames, lags.append)
+    greeting = await client.wait_greeting("wait")
+    assert greeting is not None
+    await client.send_utterance(utterance, lags.append)
     await client.end_utterance()
     answer = await client.wait_response()
     await client.hangup()
@@ -60,14 +64,19 @@ async def test_native_call() -> None:
     assert answer.first_audio_at <= answer.last_audio_at <= answer.done_at
 
 
-async def test_twilio_call() -> None:
-    seen: list[dict[str, Any]] = []
+async def test_twilio_call_streams_the_line_as_twilio_does() -> None:
+    seen: list[tuple[float, dict[str, Any]]] = []
+    settings = ClientSettings("", quiet_gap_s=0.2)
     async with ws_server(fake_twilio(seen)) as url:
-        client = make_client("twilio", ClientSettings(url), random.Random(0))
+        client = make_client("twilio", replace(settings, url=url), random.Random(0))
         greeting, answer = await _call(client, encode_audio("twilio", PCM))
-    events = [e["event"] for e in seen]
-    assert events == ["connected", "start", "mark", *["media"] * 5, "mark", "mark", "stop"]
-    start = seen[1]
+    events = [e for _t, e in seen]
+    kinds = [e["event"] for e in events]
+    assert kinds[:2] == ["connected", "start"]
+    assert kinds[-1] == "stop"
+    assert set(kinds[2:-1]) == {"media", "mark"}  # marks only as echoes (3 + 3 sent)
+    assert kinds.count("mark") == 6
+    start = events[1]
     sid = start["streamSid"]
     assert sid.startswith("MZ")
     assert start["start"]["callSid"].startswith("CA")
@@ -78,18 +87,25 @@ async def test_twilio_call() -> None:
         "sampleRate": 8000,
         "channels": 1,
     }
-    assert seen[2]["mark"] == {"name": "greeting"}  # marks are echoed back, as Twilio does
-    media = [e for e in seen if e["event"] == "media"]
+    media = [e for e in events if e["event"] == "media"]
+    # The line never stops: silence before the caller speaks (the greeting), its 5 frames,
+    # silence after them until the answer has been heard out and the quiet gap passed.
+    speech = [k for k, e in enumerate(media) if not is_silence(e)]
+    assert len(speech) == 5
+    assert speech == list(range(speech[0], speech[0] + 5))
+    assert speech[0] > 0
+    assert len(media) > speech[-1] + 10
     assert all(e["streamSid"] == sid for e in media)
-    assert [len(base64.b64decode(e["media"]["payload"])) for e in media] == [160] * 5
-    assert [e["media"]["chunk"] for e in media] == ["1", "2", "3", "4", "5"]
+    assert {len(base64.b64decode(e["media"]["payload"])) for e in media} == {160}
+    assert [e["media"]["chunk"] for e in media] == [str(k) for k in range(1, len(media) + 1)]
     stamps = [int(e["media"]["timestamp"]) for e in media]
-    assert [b - a for a, b in itertools.pairwise(stamps)] == [20] * 4
-    numbers = [int(e["sequenceNumber"]) for e in seen if "sequenceNumber" in e]
-    assert numbers == list(range(1, len(numbers) + 1))
-    assert seen[8]["mark"] == {"name": "end_of_utterance"}
+    assert {b - a for a, b in itertools.pairwise(stamps)} == {20}
+    numbers = [e["sequenceNumber"] for e in events if "sequenceNumber" in e]
+    assert all(isinstance(n, str) for n in numbers)
+    assert [int(n) for n in numbers] == list(range(1, len(numbers) + 1))
+    assert abs(greeting.audio_s - 0.06) < 1e-9
     assert abs(answer.audio_s - 0.06) < 1e-9
-    assert greeting.audio_gap_s >= 0
+    assert answer.done_at - answer.last_audio_at >= 0.2  # heard out, then the quiet gap
 
 
 def test_urls() -> None:

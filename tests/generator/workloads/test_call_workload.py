@@ -134,7 +134,8 @@ def test_config_reports_every_problem_at_once() -> None:
 def test_audio_is_encoded_once_per_workload(tmp_path: Path) -> None:
     workload = _workload("ws://127.0.0.1:9", protocol="twilio", turns=3, utterance_ms=200)
     assert len(workload.utterances) == 3
-    assert all(len(u) == 10 for u in workload.utterances)  # 200 ms = 10 frames of 20 ms
+    assert all(len(u.frames) == 10 for u in workload.utterances)  # 200 ms = 10 frames of 20 ms
+    assert all(0 <= u.first_voiced <= u.last_voiced < 10 for u in workload.utterances)
     assert workload.utterances[0] != workload.utterances[1]
     again = _workload("ws://127.0.0.1:9", protocol="twilio", turns=3, utterance_ms=200)
     assert again.utterances == workload.utterances  # seeded

@@ -1,0 +1,210 @@
+"""Which response answers the caller's turn, for the protocols whose server events name their
+responses (native, Realtime): a sans-I/O watch fed each event's meaning (`Note`) and arrival
+time, and the read loops the two clients share on top of it.
+
+An answer is assistant audio of a response that *started* after the caller's turn ended (its last
+voiced frame): a response already under way then — a greeting that overlapped the caller's
+speech, the tail of an earlier answer — is read through and never counted. Each client turns its
+own events into Notes (`StreamClient.classify`) and keeps its own extras (tool calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection
+
+from generator.protocols.base import (
+    BargeIn,
+    Clock,
+    Deadline,
+    ResponseTiming,
+    ResponseTracker,
+    receive,
+)
+from generator.protocols.errors import ResponseTimeout
+
+# After the barge-in bound, how long a silent line is watched for more audio before the
+# assistant counts as stopped (its audio comes paced in real time, so a chunk is never this late).
+SILENCE_GRACE_S = 0.5
+
+
+class Kind(enum.Enum):
+    STARTED = "started"  # a response began
+    AUDIO = "audio"  # response audio, ``seconds`` long
+    DONE = "done"  # a response ended, with ``status``
+    CLEARED = "cleared"  # the server dropped the assistant's output (Realtime)
+    SPEECH_STOPPED = "speech_stopped"  # the server's VAD saw the caller stop
+    TOOL = "tool"  # a tool call (notice or function call) on the way to the answer
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Note:
+    kind: Kind
+    seconds: float = 0.0
+    status: str = ""
+
+
+OTHER = Note(Kind.OTHER)
+
+
+class AnswerWatch:
+    """The answer to a turn that ended at ``after``, as its server's notes arrive."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self.tracker = ResponseTracker()
+        self.open = False  # a response is under way
+        self.earlier = False  # ... and it started before the turn ended
+        self.speech_stopped_at: float | None = None
+        self.skipped = 0  # audio chunks of earlier responses read through
+
+    def feed(self, note: Note, at: float) -> bool:
+        """Take one note; True when it is audio of the answer."""
+        kind = note.kind
+        if kind is Kind.AUDIO:
+            if not self.open:  # audio with no announced response: it began when it arrived
+                self.open, self.earlier = True, at <= self.after
+            if self.earlier:
+                self.skipped += 1
+                return False
+            self.tracker.audio(at, note.seconds)
+            return True
+        if kind is Kind.STARTED:
+            self.open, self.earlier = True, at <= self.after
+        elif kind is Kind.DONE:
+            self.open = False
+        elif kind is Kind.TOOL and not self.earlier:
+            self.tracker.tool_calls += 1
+        elif kind is Kind.SPEECH_STOPPED and at > self.after and self.speech_stopped_at is None:
+            self.speech_stopped_at = at
+        return False
+
+    def answer_done(self, note: Note) -> bool:
+        """Whether ``note`` (just fed) ends the answer: the done of a response with audio."""
+        return note.kind is Kind.DONE and not self.earlier and self.tracker.has_audio
+
+    def finish(self, at: float) -> ResponseTiming:
+        return self.tracker.finish(at, self.speech_stopped_at)
+
+
+class StreamClient(Protocol):
+    """What the shared read loops need of a client."""
+
+    settings: Any
+    _clock: Clock
+
+    @property
+    def ws(self) -> ClientConnection: ...
+
+    def classify(self, message: str | bytes) -> Note:
+        """The meaning of one server message (raising for errors and unreadable frames)."""
+
+    async def after_done(self, note: Note, watch: AnswerWatch) -> bool:
+        """A response of the answer ended without audio: True to read on (tool calls were
+        answered and a spoken answer follows), or raise."""
+
+
+async def read_answer(
+    client: StreamClient, after: float, deadline: Deadline, watch: AnswerWatch | None = None
+) -> ResponseTiming:
+    """Read to the end of the answer to the turn that ended at ``after``."""
+    watch = watch or AnswerWatch(after)
+    while True:
+        message, at = await receive(client.ws, deadline)
+        note = client.classify(message)
+        if watch.feed(note, at) or note.kind is Kind.TOOL:
+            deadline.extend()
+        if note.kind is Kind.DONE and not watch.earlier:
+            if watch.answer_done(note):
+                return watch.finish(at)
+            if await client.after_done(note, watch):
+                deadline.extend()
+
+
+async def read_barge_in(
+    client: StreamClient,
+    after: float,
+    start: Callable[[], asyncio.Future[float]],
+    after_s: float,
+    bound_s: float,
+) -> tuple[BargeIn, AnswerWatch]:
+    """Read the answer to its first audio, have ``start()`` begin the caller's speech
+    ``after_s`` later (it returns a future of the first voiced frame's send time), and watch
+    whether the assistant stops within ``bound_s`` of it."""
+    settings, clock = client.settings, client._clock
+    deadline = Deadline(clock, settings.response_timeout_s, ResponseTimeout)
+    watch = AnswerWatch(after)
+    while True:
+        message, at = await receive(client.ws, deadline)
+        note = client.classify(message)
+        if watch.feed(note, at):
+            break
+        if note.kind is Kind.DONE and not watch.earlier and await client.after_done(note, watch):
+            deadline.extend()
+    first = watch.tracker.first_at
+    assert first is not None
+    cut_in = first + after_s
+    finished = await _read_until(client, watch, cut_in, lambda n: n.kind is Kind.DONE)
+    voiced: asyncio.Future[float] = start()
+    if finished is not None:  # the answer was over before the caller would have cut in
+        return BargeIn(first, None, None, False), watch
+    speech_at = await voiced
+    bound = speech_at + bound_s
+    stopped_at: float | None = None
+    ignored = False
+    while True:
+        stop = await _read_until(
+            client, watch, bound + SILENCE_GRACE_S, lambda n: n.kind in (Kind.DONE, Kind.CLEARED)
+        )
+        if stop is None:  # nothing ended the answer: silent since the bound, or talking on
+            ignored = watch.tracker.last_at >= bound
+            break
+        note, at = stop
+        if note.kind is Kind.CLEARED or note.status == "cancelled":
+            stopped_at = at
+            break
+        if note.kind is Kind.DONE:  # completed: the assistant said all it had to say
+            ignored = watch.tracker.last_at >= bound
+            break
+    if stopped_at is not None and stopped_at < speech_at:
+        stopped_at = None
+    return BargeIn(first, speech_at, stopped_at, ignored), watch
+
+
+async def _read_until(
+    client: StreamClient, watch: AnswerWatch, until: float, stop: Callable[[Note], bool]
+) -> tuple[Note, float] | None:
+    """Feed notes until one ``stop(note)`` accepts (returned with its time) or ``until``."""
+    clock = client._clock
+    while True:
+        left = until - clock()
+        if left <= 0:
+            return None
+        try:
+            async with asyncio.timeout(left):
+                message, at = await receive(
+                    client.ws, Deadline(clock, max(left, 0.001) + 1.0, ResponseTimeout)
+                )
+        except TimeoutError:
+            return None
+        note = client.classify(message)
+        watch.feed(note, at)
+        if stop(note):
+            return note, at
+
+
+__all__ = [
+    "OTHER",
+    "AnswerWatch",
+    "Kind",
+    "Note",
+    "StreamClient",
+    "read_answer",
+    "read_barge_in",
+]
