@@ -16,9 +16,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.commands.traffic_common import add_ws_arguments, ws_options_from_flags
 from bench.commands.monitor_flags import add_monitor_arguments
 from bench.commands.run_options import add_distribution_arguments, run_distributed, run_options
+from bench.commands.traffic_common import add_ws_arguments, ws_options_from_flags
 from bench.errors import UsageError
 from generator.launch import run_plan
 from generator.load.constant_arrival_rate import ConstantArrivalRate
@@ -47,6 +47,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plan", help="comma-separated presets, run in order until one fails")
     p.add_argument("--turns", type=int, default=2, help="caller turns per call")
     p.add_argument("--audio", help="WAV file the caller speaks (default: synthetic speech)")
+    p.add_argument(
+        "--greeting",
+        choices=("wait", "none", "auto"),
+        default="auto",
+        help="wait for a greeting (none: fail), none: speak at once, "
+        "auto: hear a greeting out if one starts within the greeting timeout (default)",
+    )
+    p.add_argument(
+        "--quiet-gap",
+        type=int,
+        metavar="MS",
+        help="twilio: an assistant turn is over after this much quiet line (default 700)",
+    )
+    p.add_argument(
+        "--barge-in",
+        type=float,
+        metavar="P",
+        help="probability per turn that the caller talks over the answer, 500 ms into it",
+    )
     p.add_argument(
         "--threshold",
         action="append",
@@ -110,6 +129,11 @@ def handle(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {"url": args.url, "protocol": args.protocol, "turns": args.turns}
     if args.audio:
         config["audio_file"] = args.audio
+    config["greeting"] = args.greeting
+    if args.quiet_gap is not None:
+        config["quiet_gap_ms"] = args.quiet_gap
+    if args.barge_in is not None:
+        config["barge_in"] = {"probability": args.barge_in}
     config.update(ws_options_from_flags(args))  # header templates only, expanded per process
     base = {
         "name": "calls",
