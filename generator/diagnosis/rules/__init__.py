@@ -18,13 +18,16 @@ from types import ModuleType
 from generator.diagnosis.finding import Finding, RunEvidence
 from generator.diagnosis.rules import (
     backend_crash,
+    barge_in_ignored,
     capacity_limit,
     cpu_bottleneck,
     db_pool_exhausted,
     db_pool_starvation,
     memory_leak,
     target_rate_limited,
+    upstream_api_refused,
     upstream_rate_limited,
+    upstream_session_expired,
     upstream_slow,
 )
 
@@ -32,13 +35,16 @@ Check = Callable[[RunEvidence], Finding | None]
 
 _MODULES: tuple[ModuleType, ...] = (
     backend_crash,
+    upstream_api_refused,
     db_pool_exhausted,
     db_pool_starvation,
     memory_leak,
     upstream_rate_limited,
     upstream_slow,
+    upstream_session_expired,
     capacity_limit,
     target_rate_limited,
+    barge_in_ignored,
     cpu_bottleneck,
 )
 RULES: dict[str, Check] = {module.RULE: module.check for module in _MODULES}

@@ -36,6 +36,9 @@ def test_every_rule_is_registered_with_its_runbook() -> None:
         "target_rate_limited",
         "cpu_bottleneck",
         "backend_crash",
+        "barge_in_ignored",
+        "upstream_api_refused",
+        "upstream_session_expired",
     }
 
 
