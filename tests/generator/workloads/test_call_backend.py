@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bench.errors import StackError
@@ -96,3 +97,32 @@ async def test_backend_at_capacity(postgres_dsn: str, upstream: Any) -> None:
         await asyncio.gather(*(workload.iteration(_ctx(store, i)) for i in range(2)))
     assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 1}
     assert store.counter_by("errors_total", "kind") == {"server_capacity": 1}
+
+
+@pytest.mark.timing
+@pytest.mark.timeout(90)
+async def test_twilio_voice_to_voice_is_the_vad_silence_plus_the_upstream_latency(
+    postgres_dsn: str, upstream: Any
+) -> None:
+    # The faithful caller streams its line; the upstream's server VAD ends the turn after its
+    # silence duration, the upstream answers after its injected latency: voice-to-voice is the
+    # sum, as a caller on the phone lives it.
+    injected_ms, silence_ms = 300.0, 500.0  # the fake's VAD default (OpenAI's)
+    faults = {"latency": {"distribution": "fixed", "ms": injected_ms, "probability": 1.0}}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(upstream.admin_url + "/admin/faults", json=faults) as response,
+    ):
+        assert response.status == 200, await response.text()
+    store = MetricsStore()
+    async with _backend(postgres_dsn, upstream, db_query_ms=0) as backend:
+        workload = _workload(backend, "twilio")
+        await asyncio.gather(*(workload.iteration(_ctx(store, i)) for i in range(3)))
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 3, "failed": 0}, (
+        store.tag_sets("errors_total")
+    )
+    turn = store.trend("turn_latency")
+    assert turn.count == 6
+    # Each turn of the backend's script is a function call, then the spoken answer after the
+    # tool's result: two responses, each with the injected latency (the tool's own hold is 0).
+    assert abs(turn.p(50) - (silence_ms + 2 * injected_ms)) <= 20, turn
