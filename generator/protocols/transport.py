@@ -63,7 +63,8 @@ def header_pairs(value: object) -> HeaderPairs:
         return ()
     items: Iterable[object]
     if isinstance(value, Mapping):
-        items = [[k, v] for k, v in value.items()]
+        # YAML reads `X-Version: 2` as a number; a header value is text either way.
+        items = [[k, _text(v)] for k, v in value.items()]
     elif isinstance(value, Sequence) and not isinstance(value, str):
         items = value
     else:
@@ -85,6 +86,10 @@ def header_pairs(value: object) -> HeaderPairs:
             continue
         raise ValueError(f"a header must be 'Name: value' (got {item!r})")
     return tuple(pairs)
+
+
+def _text(value: object) -> object:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 def expand_headers(

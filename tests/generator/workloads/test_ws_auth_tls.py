@@ -123,6 +123,13 @@ def test_bad_header_text_is_refused(text: str, complaint: str) -> None:
         parse_header(text)
 
 
+def test_yaml_numbers_are_header_text_and_other_types_are_refused() -> None:
+    assert header_pairs({"X-Version": 2}) == (("X-Version", "2"),)
+    for bad in ({"X-Flag": True}, {"X-List": ["a"]}, "X-A: b", [["X-A"]]):
+        with pytest.raises(ValueError, match="header"):
+            header_pairs(bad)
+
+
 def test_the_scenario_snapshot_keeps_templates_and_redacts_literals() -> None:
     scenario = scenario_from_dict(
         {
