@@ -177,15 +177,16 @@ async def test_an_unset_variable_is_exit_2_before_any_traffic(command: str, tmp_
     assert target.authorizations == []
 
 
-async def test_bad_header_flags_are_exit_2() -> None:
-    for flags in (
-        ["--header", "no colon"],
-        ["--insecure"],  # on a ws:// URL
+async def test_bad_header_and_tls_flags_are_exit_2(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-ca.pem")
+    for url, flags, says in (
+        ("ws://127.0.0.1:9/ws", ["--header", "no colon"], "Name: value"),
+        ("ws://127.0.0.1:9/ws", ["--insecure"], "wss://"),
+        ("wss://127.0.0.1:9/ws", ["--ca-file", missing], "no-such-ca.pem"),
     ):
-        result = await callbench(
-            "connections", "--url", "ws://127.0.0.1:9/ws", "--target", "1", *flags
-        )
+        result = await callbench("connections", "--url", url, "--target", "1", *flags)
         assert result.code == 2, result.stderr
+        assert says in result.stderr
         assert "Traceback" not in result.stderr
 
 
