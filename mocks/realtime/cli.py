@@ -3,6 +3,10 @@
 SIGTERM/SIGINT, then exits 0; a bad faults file raises ConfigError naming the file and every
 problem (the ``callbench`` entry point turns it into one line and exit 2).
 
+``--api-key-env NAME`` makes the fake demand ``Authorization: Bearer <key>`` with the key read
+from the environment variable NAME (never from the command line, where the process list shows it).
+``--legacy-beta`` serves the retired ``OpenAI-Beta: realtime=v1`` shape instead of refusing it.
+
 The server is imported inside ``run`` so that registering the flags costs nothing.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,6 +36,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--greeting-ms", type=int, default=1000, help="length of the greeting")
     parser.add_argument("--answer-ms", type=int, default=1500, help="length of each answer")
     parser.add_argument("--chunk-ms", type=int, default=50, help="audio per delta")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="demand 'Authorization: Bearer <key>', the key read from environment variable NAME",
+    )
+    parser.add_argument(
+        "--legacy-beta",
+        action="store_true",
+        help="serve the retired beta shape (OpenAI-Beta: realtime=v1) instead of refusing it",
+    )
+
+
+def api_key_from(args: argparse.Namespace) -> str | None:
+    """The key named by ``--api-key-env``; ConfigError when that variable is unset or empty."""
+    name = getattr(args, "api_key_env", None)
+    if name is None:
+        return None
+    key = os.environ.get(name, "")
+    if not key.strip():
+        raise ConfigError(
+            "--api-key-env", [f"environment variable {name} is not set (export the key there)"]
+        )
+    return key.strip()
 
 
 def _check_lengths(args: argparse.Namespace) -> None:
@@ -43,7 +71,7 @@ def _check_lengths(args: argparse.Namespace) -> None:
         raise ConfigError("arguments", problems)
 
 
-async def serve(args: argparse.Namespace, faults: Any) -> None:
+async def serve(args: argparse.Namespace, faults: Any, api_key: str | None = None) -> None:
     from mocks.realtime.server import RealtimeServer
 
     stop = asyncio.Event()
@@ -56,6 +84,8 @@ async def serve(args: argparse.Namespace, faults: Any) -> None:
         greeting_ms=args.greeting_ms,
         answer_ms=args.answer_ms,
         chunk_ms=args.chunk_ms,
+        api_key=api_key,
+        legacy_beta=getattr(args, "legacy_beta", False),
     )
     await server.start(host=args.host, port=args.port, admin_port=args.admin_port)
     print(f"mock realtime ready: ws {server.url} admin {server.admin_url}", flush=True)
@@ -70,9 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from mocks.realtime.faults import load_faults
 
     _check_lengths(args)
+    api_key = api_key_from(args)
     faults = load_faults(args.faults) if args.faults is not None else None
     try:
-        asyncio.run(serve(args, faults))
+        asyncio.run(serve(args, faults, api_key))
     except OSError as exc:
         print(f"mock realtime: cannot listen: {exc}", file=sys.stderr)
         return INFRASTRUCTURE_EXIT

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from mocks.realtime.outputs import Close
+
 Event = dict[str, Any]
+
+# OpenAI's words since the beta shutdown (May 2026): the upgrade succeeds (HTTP 101), then this
+# error event, then close 4000 with "<type>.<code>" as the reason.
+BETA_REFUSAL_MESSAGE = (
+    "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+)
 
 BETA_RENAMES: dict[str, str] = {
     "response.output_audio.delta": "response.audio.delta",
@@ -125,3 +133,24 @@ def rate_limits(remaining_requests: int, remaining_tokens: int) -> list[dict[str
         },
         {"name": "tokens", "limit": 400000, "remaining": remaining_tokens, "reset_seconds": 0.3},
     ]
+
+
+def beta_refusal(f: EventFactory) -> tuple[Event, Close]:
+    """What OpenAI answers a session opened with ``OpenAI-Beta: realtime=v1``."""
+    error = f.error("beta_api_shape_disabled", BETA_REFUSAL_MESSAGE)
+    return error, Close(4000, "invalid_request_error.beta_api_shape_disabled")
+
+
+def session_expired(f: EventFactory, max_s: float) -> tuple[Event, Close]:
+    """What OpenAI sends when a session reaches its maximum duration: ``session_expired`` and a
+    close 1001 (going away) with the same words."""
+    message = f"Your session hit the maximum duration of {_duration(max_s)}."
+    return f.error("session_expired", message), Close(1001, message)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    whole = f"{seconds:g}"
+    return f"{whole} second{'s' if whole != '1' else ''}"

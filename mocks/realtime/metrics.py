@@ -31,7 +31,7 @@ class RealtimeMetrics:
         )
         self.rejections_total = Counter(
             prefix + "rejections",
-            "Handshakes refused with HTTP 429, by reason (handshake_429, session_cap)",
+            "Handshakes refused, by reason (429: handshake_429, session_cap; 401: unauthorized)",
             ["reason"],
             registry=self.registry,
         )

@@ -1,6 +1,7 @@
 """One response as a timeline: every server event it sends, each at an offset (seconds) from the
 moment the response was asked for, shaped by the reply the script chose and the faults drawn for
-it. Audio deltas are paced at real time (one chunk every chunk_ms, times the slow-audio factor),
+it. ``rate_limits.updated`` follows ``response.created`` (OpenAI sends it at a response's start).
+Audio deltas are paced at real time (one chunk every chunk_ms, times the slow-audio factor),
 after the injected latency; a drop cuts the timeline mid-response with a close or a reset.
 """
 
@@ -29,6 +30,32 @@ class ActiveResponse:
     response_id: str
     item: dict[str, Any]
     conversation_id: str
+    playback_end: float = 0.0  # when the caller will have heard the last of it (session clock)
+
+
+def open_response(
+    f: EventFactory, reply: Reply, conversation_id: str, playback_end: float
+) -> ActiveResponse:
+    """A new response and its output item (a message, or the function call the script chose)."""
+    rid, item_id = f.new_id("resp"), f.new_id("item")
+    if reply.kind is ReplyKind.FUNCTION_CALL:
+        call_id = f.new_id("call")
+        item = f.function_call_item(item_id, "in_progress", call_id, reply.function_name, "")
+    else:
+        item = f.assistant_item(item_id, "in_progress", None, done=False)
+    return ActiveResponse(rid, item, conversation_id, playback_end)
+
+
+def cancelled_done(
+    f: EventFactory, active: ActiveResponse, settings: SessionSettings, reason: str
+) -> dict[str, Any]:
+    """The ``response.done`` of a cancelled response (``client_cancelled``/``turn_detected``)."""
+    details = {"type": "cancelled", "reason": reason}
+    item = dict(active.item, status="incomplete")
+    response = response_object(
+        active.response_id, active.conversation_id, settings, "cancelled", [item], details
+    )
+    return f.make("response.done", response=response)
 
 
 def response_object(
@@ -69,8 +96,11 @@ def build_timeline(
 ) -> Timeline:
     """Every output of the response, at its offset from the response's start."""
     rid, item = active.response_id, active.item
+    # rate_limits.updated comes at the start of a response, with its tokens reserved (OpenAI).
+    remaining = (0, 0) if plan.rate_limited else (4999, 399000)
     timeline: Timeline = [
-        (0.0, Send(f.make("response.created", response=_in_progress(active, settings)), rid))
+        (0.0, Send(f.make("response.created", response=_in_progress(active, settings)), rid)),
+        (0.0, Send(f.make("rate_limits.updated", rate_limits=rate_limits(*remaining)), rid)),
     ]
     if plan.rate_limited:
         return timeline + _rate_limited(f, active, settings)
@@ -104,9 +134,18 @@ def build_timeline(
     )
     done = f.make("response.done", response=response)
     timeline.append((end, Send(done, rid, ends_response=True)))
-    limits = f.make("rate_limits.updated", rate_limits=rate_limits(4999, 399000))
-    timeline.append((end, Send(limits)))
     return timeline
+
+
+def playback_end_offset(reply: Reply, plan: ResponsePlan, chunk_ms: int) -> float:
+    """When, from the response's start, a caller playing its audio in real time has heard it all
+    (the idle timeout counts from there)."""
+    start = plan.latency_ms / 1000
+    if plan.rate_limited or plan.stalled or reply.kind is ReplyKind.FUNCTION_CALL:
+        return start
+    n = max(1, math.ceil(reply.audio_ms / chunk_ms))
+    last_delta = (n - 1) * chunk_ms * plan.slow_factor / 1000
+    return start + max(reply.audio_ms / 1000, last_delta + chunk_ms / 1000)
 
 
 def _in_progress(active: ActiveResponse, settings: SessionSettings) -> dict[str, Any]:

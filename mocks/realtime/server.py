@@ -5,12 +5,18 @@ metrics, the WebSocket listener at ``/v1/realtime?model=...`` and the admin port
 Randomness, in a fixed order: each handshake draws its ``handshake_429`` roll and then the seed
 of the session's own RNG; each response of a session draws its plan from that session RNG. So the
 same seed and the same sequence of sessions give the same faults, however responses of concurrent
-sessions interleave.
+sessions interleave. A handshake refused for its API key (401) draws nothing.
+
+Given an API key, a handshake without ``Authorization: Bearer <key>`` gets HTTP 401 with OpenAI's
+JSON error body. A session opened with ``OpenAI-Beta: realtime=v1`` is refused in-band as OpenAI
+refuses it since the beta's shutdown, unless ``legacy_beta`` (flag or faults knob) serves it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import random
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -20,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.protocol import State as WsState
 
@@ -34,6 +41,17 @@ from mocks.realtime.stats import HandshakeRecord, Stats
 
 PATH = "/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
+# OpenAI's 401 bodies; the key a client sent is never echoed (nor logged).
+NO_KEY_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with "
+    "blank username) if you're accessing the API from your browser and are prompted for a "
+    "username. You can obtain an API key from https://platform.openai.com/account/api-keys."
+)
+WRONG_KEY_MESSAGE = (
+    "Incorrect API key provided. You can find your API key at "
+    "https://platform.openai.com/account/api-keys."
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +75,12 @@ class RealtimeServer:
         answer_ms: int = 1500,
         chunk_ms: int = 50,
         max_message_bytes: int = 1 << 20,
+        api_key: str | None = None,
+        legacy_beta: bool = False,
     ) -> None:
         self.seed = seed
+        self._api_key = api_key
+        self.legacy_beta = legacy_beta
         try:
             self.script = ScriptConfig(greeting_ms, answer_ms, chunk_ms)
         except ValueError as exc:
@@ -139,6 +161,11 @@ class RealtimeServer:
         if url.path.rstrip("/") != PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, f"no such path; use {PATH}\n")
         self._attempts += 1
+        if (refusal := self._check_key(request.headers)) is not None:
+            self.stats.rejections["unauthorized"] += 1
+            self.stats.handshakes.append(HandshakeRecord(self._attempts, "unauthorized"))
+            self.metrics.rejected("unauthorized")
+            return refusal
         faults = self.faults
         refused = roll(self.rng, faults.handshake_429.probability if faults.handshake_429 else 0.0)
         session_seed = self.rng.getrandbits(64)
@@ -154,6 +181,28 @@ class RealtimeServer:
             self._sessions, self._attempts, session_seed, beta, model
         )
         return None
+
+    def _check_key(self, headers: Headers) -> Response | None:
+        """401 as OpenAI answers it, when a key is set and the handshake does not carry it."""
+        if self._api_key is None:
+            return None
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self._api_key.encode()
+        ):
+            return None
+        wrong = scheme.lower() == "bearer" and token.strip() != ""
+        error = {
+            "message": WRONG_KEY_MESSAGE if wrong else NO_KEY_MESSAGE,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key" if wrong else None,
+        }
+        body = json.dumps({"error": error}, indent=4).encode() + b"\n"
+        headers_out = Headers(
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return Response(HTTPStatus.UNAUTHORIZED, "Unauthorized", headers_out, body)
 
     def _open_sessions(self) -> int:
         # Handshakes that never finished leave CLOSED connections behind: forget them here.
@@ -180,6 +229,7 @@ class RealtimeServer:
             script=self.script,
             now=asyncio.get_running_loop().time(),
             listener=self.metrics,
+            legacy_beta=self.legacy_beta,
         )
         self.stats.sessions.append(session.record)
         self.stats.handshakes.append(

@@ -4,58 +4,49 @@ The I/O shell feeds ``receive(message, now)`` with each frame and the time it ar
 ``due(now)`` returns, sleeps until ``next_deadline()`` (or the next frame), and reports each send
 back with ``sent(output, now)`` so the session can record when the first delta really left.
 Tests drive it with made-up times and no event loop at all.
+
+Besides outputs the queue holds the session's own timers (the idle timeout, the maximum duration):
+they fire inside ``due`` and may queue outputs of their own. Items live in ``conversation.py``,
+turn detection in ``vad.py``, a response's timeline in ``response.py``.
 """
 
 from __future__ import annotations
 
 import binascii
 import enum
-import heapq
-import json
 import logging
 import random
 from base64 import b64decode
 from collections.abc import Callable
 from typing import Any
 
-from mocks.realtime.events import Event, EventFactory
+from mocks.realtime.client_events import BadEvent, field_of, parse_client_event
+from mocks.realtime.conversation import Conversation
+from mocks.realtime.events import Event, EventFactory, beta_refusal, session_expired
 from mocks.realtime.faults import FaultsConfig
 from mocks.realtime.faults.plan import draw_response_plan
 from mocks.realtime.outputs import Close, Output, Reset, Send
-from mocks.realtime.response import ActiveResponse, build_timeline, response_object
+from mocks.realtime.response import (
+    ActiveResponse,
+    build_timeline,
+    cancelled_done,
+    open_response,
+    playback_end_offset,
+)
+from mocks.realtime.schedule import Queued, Schedule, Timer
 from mocks.realtime.script import Reply, ReplyKind, Script, ScriptConfig
 from mocks.realtime.session_config import SessionSettings, apply_update, render
 from mocks.realtime.stats import NullListener, ResponseRecord, SessionListener, SessionRecord
 from mocks.realtime.vad import ServerVad, SpeechStarted
 
 MIN_COMMIT_MS = 100.0
+DEFAULT_MAX_DURATION_S = 3600.0  # OpenAI closes a Realtime session after 60 minutes
 logger = logging.getLogger(__name__)
 
 
 class State(enum.IntEnum):
     OPEN = 1
     CLOSED = 2  # a close or reset was handed out: nothing more will be sent
-
-
-class BadEvent(Exception):
-    """A client event the session refuses; becomes an ``error`` event, never a crash."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.param = code, message, param
-
-
-def _field(event: dict[str, Any], name: str, kind: type, param: str | None = None) -> Any:
-    value = event.get(name)
-    if value is None:
-        raise BadEvent(
-            "missing_required_parameter", f"Missing required parameter: '{name}'.", param or name
-        )
-    if not isinstance(value, kind):
-        raise BadEvent(
-            "invalid_type", f"Invalid type for '{name}': expected {kind.__name__}.", param or name
-        )
-    return value
 
 
 class RealtimeSession:
@@ -70,6 +61,7 @@ class RealtimeSession:
         script: ScriptConfig,
         now: float,
         listener: SessionListener | None = None,
+        legacy_beta: bool = False,
     ) -> None:
         self.state = State.OPEN
         self._f = EventFactory(number, beta)
@@ -79,18 +71,26 @@ class RealtimeSession:
         self._rng, self._faults, self._chunk_ms = rng, faults, script.chunk_ms
         self._script = Script(script)
         self._listener: SessionListener = listener or NullListener()
-        self._queue: list[tuple[float, int, Output]] = []
-        self._seq = 0
+        self._schedule = Schedule()
         self._buffer_bytes = 0
         self._vad: ServerVad | None = None
         self._vad_item: str | None = None
-        self._items: set[str] = set()
-        self._last_item: str | None = None
-        self._conversation_id = self._f.new_id("conv")
+        self._idle: Timer | None = None
+        self._idle_from_ms = 0
+        self._conversation = Conversation(self._f, self._script)
         self._active: ActiveResponse | None = None
         self._active_record: ResponseRecord | None = None
+        config = faults()
+        if beta and not (legacy_beta or config.legacy_beta is not None):
+            error, close = beta_refusal(self._f)
+            self._push(now, Send(error))
+            self._push(now, close)
+            return
         self._push(now, Send(self._f.make("session.created", session=self._rendered())))
-        self._reset_vad()
+        self._reset_vad(now)
+        cap = config.session_max_duration
+        max_s = cap.seconds if cap is not None else DEFAULT_MAX_DURATION_S
+        self._push(now + max_s, Timer(lambda at: self._expire(at, max_s)))
 
     # -- the shell's interface ------------------------------------------------------------------
 
@@ -99,19 +99,10 @@ class RealtimeSession:
             return
         client_event_id: str | None = None
         try:
-            if isinstance(message, bytes):
-                raise BadEvent(
-                    "invalid_message", "Binary frames are not supported; send JSON text."
-                )
-            try:
-                event = json.loads(message)
-            except (ValueError, RecursionError):
-                raise BadEvent("invalid_json", "The message is not valid JSON.") from None
-            if not isinstance(event, dict):
-                raise BadEvent("invalid_json", "The message must be a JSON object.")
+            event = parse_client_event(message)
             if isinstance(event.get("event_id"), str):
                 client_event_id = event["event_id"]
-            kind = _field(event, "type", str)
+            kind = field_of(event, "type", str)
             handler = self._handlers().get(kind)
             if handler is None:
                 raise BadEvent(
@@ -119,23 +110,30 @@ class RealtimeSession:
                 )
             handler(event, now)
         except BadEvent as bad:
-            self._error(now, bad.code, bad.message, bad.param, client_event_id)
+            self._error(now, bad, client_event_id, "invalid_request_error")
         except Exception as exc:  # a bug of ours must cost one error event, never the session
             logger.exception("session %s: unexpected failure on a client event", self.session_id)
             message = f"The server had an error processing the event ({type(exc).__name__})."
-            self._error(now, "server_error", message, None, client_event_id, "server_error")
+            self._error(now, BadEvent("server_error", message), client_event_id, "server_error")
 
     def due(self, now: float) -> list[Output]:
-        """Everything to send by ``now``, in order."""
+        """Everything to send by ``now``, in order (timers that fall due fire on the way)."""
         out: list[Output] = []
-        while self._queue and self._queue[0][0] <= now and self.state is State.OPEN:
-            _, _, output = heapq.heappop(self._queue)
-            out.append(output)
-            self._account(output)
+        while self.state is State.OPEN and (due := self._schedule.pop_due(now)) is not None:
+            at, queued = due
+            if isinstance(queued, Timer):
+                queued.fire(at)
+                continue
+            out.append(queued)
+            self._account(queued, at)
         return out
 
     def next_deadline(self) -> float | None:
-        return self._queue[0][0] if self._queue and self.state is State.OPEN else None
+        return self._schedule.next_deadline() if self.state is State.OPEN else None
+
+    def next_is_first_delta(self) -> bool:
+        """Whether the next deadline sends a response's first delta (the shell times it finely)."""
+        return self._schedule.next_is_first_delta()
 
     def sent(self, output: Output, now: float) -> None:
         if not (isinstance(output, Send) and output.first_delta and self.record.responses):
@@ -168,18 +166,18 @@ class RealtimeSession:
         }
 
     def _session_update(self, event: dict[str, Any], now: float) -> None:
-        session = _field(event, "session", dict)
+        session = field_of(event, "session", dict)
         settings, problems = apply_update(self.settings, session)
         if problems:
             message = " ".join(message for _, message in problems)
             raise BadEvent("invalid_value", message, problems[0][0])
         self.settings = settings
-        self._reset_vad()
+        self._reset_vad(now)
         self._push(now, Send(self._f.make("session.updated", session=self._rendered())))
 
     def _append(self, event: dict[str, Any], now: float) -> None:
         try:
-            audio = b64decode(_field(event, "audio", str), validate=True)
+            audio = b64decode(field_of(event, "audio", str), validate=True)
         except binascii.Error:
             raise BadEvent("invalid_value", "'audio' is not valid base64.", "audio") from None
         self._buffer_bytes += len(audio)
@@ -187,13 +185,7 @@ class RealtimeSession:
             return
         for vad_event in self._vad.feed(audio):
             if isinstance(vad_event, SpeechStarted):
-                self._vad_item = self._f.new_id("item")
-                started = self._f.make(
-                    "input_audio_buffer.speech_started",
-                    audio_start_ms=vad_event.audio_start_ms,
-                    item_id=self._vad_item,
-                )
-                self._push(now, Send(started))
+                self._speech_started(now, vad_event.audio_start_ms)
                 continue
             item_id = self._vad_item or self._f.new_id("item")
             stopped = self._f.make(
@@ -205,6 +197,23 @@ class RealtimeSession:
             self._commit_buffer(now, item_id)
             if self._vad.settings.create_response and self._active is None:
                 self._start_response(now)
+            if self._active is None:
+                self._arm_idle(now)
+
+    def _speech_started(self, now: float, audio_start_ms: int) -> None:
+        """Server VAD heard the caller: the event, no idle timeout while they speak, and a barge-in
+        cancels the response in flight when ``interrupt_response`` is on (as OpenAI does)."""
+        self._vad_item = self._f.new_id("item")
+        started = self._f.make(
+            "input_audio_buffer.speech_started",
+            audio_start_ms=audio_start_ms,
+            item_id=self._vad_item,
+        )
+        self._push(now, Send(started))
+        self._disarm_idle()
+        vad = self._vad
+        if vad is not None and vad.settings.interrupt_response and self._active is not None:
+            self._cancel(now, "turn_detected")
 
     def _commit(self, event: dict[str, Any], now: float) -> None:
         buffered_ms = self.settings.input_format.ms_of(self._buffer_bytes)
@@ -221,11 +230,13 @@ class RealtimeSession:
         self._buffer_bytes = 0
         self._vad_item = None
         committed = self._f.make(
-            "input_audio_buffer.committed", previous_item_id=self._last_item, item_id=item_id
+            "input_audio_buffer.committed",
+            previous_item_id=self._conversation.last_item,
+            item_id=item_id,
         )
         self._push(now, Send(committed))
         self._script.user_input()
-        self._add_item(now, self._f.user_audio_item(item_id))
+        self._push_all(now, self._conversation.add(self._f.user_audio_item(item_id)))
 
     def _clear(self, event: dict[str, Any], now: float) -> None:
         self._buffer_bytes = 0
@@ -235,49 +246,10 @@ class RealtimeSession:
         self._push(now, Send(self._f.make("input_audio_buffer.cleared")))
 
     def _item_create(self, event: dict[str, Any], now: float) -> None:
-        item = dict(_field(event, "item", dict))
-        kind = item.get("type")
-        if kind == "function_call_output":
-            _field(item, "call_id", str, "item.call_id")
-            _field(item, "output", str, "item.output")
-            self._script.tool_output()
-        elif kind == "message":
-            role = _field(item, "role", str, "item.role")
-            if role not in ("user", "assistant", "system"):
-                raise BadEvent("invalid_value", f"Invalid value: '{role[:50]}'.", "item.role")
-            _field(item, "content", list, "item.content")
-            if role == "user":
-                self._script.user_input()
-        elif kind != "function_call":
-            raise BadEvent("invalid_value", f"Invalid item type: {kind!r}.", "item.type")
-        item.setdefault("id", self._f.new_id("item"))
-        item.update(object="realtime.item", status="completed")
-        self._add_item(now, item)
-
-    def _add_item(self, now: float, item: dict[str, Any]) -> None:
-        previous, self._last_item = self._last_item, str(item["id"])
-        self._items.add(self._last_item)
-        f = self._f
-        self._push(
-            now, Send(f.make("conversation.item.created", previous_item_id=previous, item=item))
-        )
-        for name in ("conversation.item.added", "conversation.item.done"):
-            if f.applies(name):
-                self._push(now, Send(f.make(name, previous_item_id=previous, item=item)))
+        self._push_all(now, self._conversation.create(event))
 
     def _truncate(self, event: dict[str, Any], now: float) -> None:
-        item_id = _field(event, "item_id", str)
-        content_index = _field(event, "content_index", int)
-        audio_end_ms = _field(event, "audio_end_ms", int)
-        if item_id not in self._items:
-            raise BadEvent("item_not_found", f"Item with id '{item_id[:64]}' not found.", "item_id")
-        truncated = self._f.make(
-            "conversation.item.truncated",
-            item_id=item_id,
-            content_index=content_index,
-            audio_end_ms=audio_end_ms,
-        )
-        self._push(now, Send(truncated))
+        self._push(now, Send(self._conversation.truncate(event)))
 
     def _response_create(self, event: dict[str, Any], now: float) -> None:
         if self._active is not None:
@@ -289,36 +261,24 @@ class RealtimeSession:
         self._start_response(now)
 
     def _response_cancel(self, event: dict[str, Any], now: float) -> None:
-        active = self._active
-        if active is None:
+        if self._active is None:
             raise BadEvent("response_cancel_not_active", "Cancellation failed: no active response.")
-        self._queue = [e for e in self._queue if e[2].response_id != active.response_id]
-        heapq.heapify(self._queue)
-        details = {"type": "cancelled", "reason": "client_cancelled"}
-        item = dict(active.item, status="incomplete")
-        response = response_object(
-            active.response_id, active.conversation_id, self.settings, "cancelled", [item], details
-        )
-        done = self._f.make("response.done", response=response)
-        self._push(now, Send(done, active.response_id, ends_response=True))
+        self._cancel(now, "client_cancelled")
 
     # -- responses --------------------------------------------------------------------------------
 
     def _start_response(self, now: float) -> None:
+        self._disarm_idle()
         plan = draw_response_plan(self._faults(), self._rng)
         f = self._f
         if plan.rate_limited:
             reply = Reply(ReplyKind.ANSWER)  # refused before the script moves on
         else:
             reply = self._script.next_reply(self.settings.tool_names)
-        rid, item_id = f.new_id("resp"), f.new_id("item")
-        if reply.kind is ReplyKind.FUNCTION_CALL:
-            call_id = f.new_id("call")
-            item = f.function_call_item(item_id, "in_progress", call_id, reply.function_name, "")
-        else:
-            item = f.assistant_item(item_id, "in_progress", None, done=False)
-        self._items.add(item_id)
-        self._active = ActiveResponse(rid, item, self._conversation_id)
+        playback_end = now + playback_end_offset(reply, plan, self._chunk_ms)
+        self._active = open_response(f, reply, self._conversation.conversation_id, playback_end)
+        rid = self._active.response_id
+        self._conversation.assistant_item(self._active.item["id"], reply.audio_ms)
         reply_name = "none" if plan.rate_limited else reply.kind.value
         self._active_record = ResponseRecord(rid, reply_name, plan.fired, plan.latency_ms, now)
         self.record.responses.append(self._active_record)
@@ -329,10 +289,19 @@ class RealtimeSession:
         ):
             self._push(now + offset, output)
 
-    def _account(self, output: Output) -> None:
+    def _cancel(self, now: float, reason: str) -> None:
+        """The active response ends now: what it still had to send is withdrawn."""
+        active = self._active
+        assert active is not None
+        self._schedule.withdraw(active.response_id)
+        done = cancelled_done(self._f, active, self.settings, reason)
+        self._push(now, Send(done, active.response_id, ends_response=True))
+        active.playback_end = now
+
+    def _account(self, output: Output, at: float) -> None:
         if isinstance(output, Close | Reset):
             self.state = State.CLOSED
-            self._queue.clear()
+            self._schedule.clear()
             if output.response_id is not None:
                 self._finish("dropped")
             return
@@ -340,7 +309,9 @@ class RealtimeSession:
             self.record.errors_sent += 1
         if output.ends_response:
             response = output.event.get("response", {})
+            playback_end = self._active.playback_end if self._active else at
             self._finish(str(response.get("status", "completed")))
+            self._arm_idle(max(at, playback_end))
 
     def _finish(self, status: str) -> None:
         if self._active_record is not None:
@@ -349,32 +320,73 @@ class RealtimeSession:
         self._active = None
         self._active_record = None
 
+    # -- the session's own deadlines --------------------------------------------------------------
+
+    def _arm_idle(self, start: float) -> None:
+        """``idle_timeout_ms`` counts from ``start`` (the end of the last response's playback)."""
+        self._disarm_idle()
+        vad = self._vad
+        if vad is None or vad.settings.idle_timeout_ms is None:
+            return
+        self._idle_from_ms = vad.position_ms
+        self._idle = Timer(self._idle_timeout)
+        self._push(start + vad.settings.idle_timeout_ms / 1000, self._idle)
+
+    def _disarm_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.live = False
+            self._idle = None
+
+    def _idle_timeout(self, now: float) -> None:
+        """No speech for ``idle_timeout_ms``: OpenAI commits the silence and answers it."""
+        self._idle = None
+        vad = self._vad
+        if vad is None or vad.speaking or self._active is not None:
+            return
+        item_id = self._f.new_id("item")
+        # The silent span since the playback ended, on the audio's own timeline: the caller's
+        # line streams in real time, so it is the last idle_timeout_ms of audio at most.
+        idle_ms = vad.settings.idle_timeout_ms or 0
+        triggered = self._f.make(
+            "input_audio_buffer.timeout_triggered",
+            audio_start_ms=max(self._idle_from_ms, vad.position_ms - idle_ms),
+            audio_end_ms=vad.position_ms,
+            item_id=item_id,
+        )
+        self._push(now, Send(triggered))
+        self._commit_buffer(now, item_id)
+        if vad.settings.create_response:
+            self._start_response(now)
+
+    def _expire(self, now: float, max_s: float) -> None:
+        """The session's maximum duration: OpenAI's ``session_expired`` error, then close 1001."""
+        error, close = session_expired(self._f, max_s)
+        self._push(now, Send(error))
+        self._push(now, close)
+
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _push(self, at: float, output: Output) -> None:
-        self._seq += 1
-        heapq.heappush(self._queue, (at, self._seq, output))
+    def _push(self, at: float, queued: Queued) -> None:
+        self._schedule.push(at, queued)
 
-    def _error(
-        self,
-        now: float,
-        code: str,
-        message: str,
-        param: str | None,
-        client_event_id: str | None,
-        error_type: str = "invalid_request_error",
-    ) -> None:
+    def _push_all(self, at: float, events: list[Event]) -> None:
+        for event in events:
+            self._push(at, Send(event))
+
+    def _error(self, now: float, bad: BadEvent, client_event_id: str | None, kind: str) -> None:
         error = self._f.error(
-            code, message, error_type=error_type, param=param, client_event_id=client_event_id
+            bad.code, bad.message, error_type=kind, param=bad.param, client_event_id=client_event_id
         )
         self._push(now, Send(error))
 
     def _rendered(self) -> Event:
         return render(self.settings, self.session_id, self._f.beta)
 
-    def _reset_vad(self) -> None:
+    def _reset_vad(self, now: float) -> None:
         vad = self.settings.vad
         self._vad = ServerVad(vad, self.settings.input_format) if vad is not None else None
+        if self._active is None:
+            self._arm_idle(now)
 
 
 __all__ = ["BadEvent", "RealtimeSession", "State"]

@@ -11,22 +11,46 @@ from typing import Any
 
 from mocks.realtime.speech import FROM_BETA, AudioFormat
 
+# semantic_vad's eagerness bounds the wait for the end of a turn: OpenAI documents "max timeouts
+# of 8s, 4s, and 2s" for low, medium and high (auto = medium). The fake has no model to judge a
+# sentence complete, so it ends the turn at that bound: the worst case, and deterministic.
+EAGERNESS_MAX_MS: dict[str, int] = {"low": 8000, "medium": 4000, "high": 2000, "auto": 4000}
+
 
 @dataclass(frozen=True)
 class VadSettings:
+    """Turn detection as ``session.audio.input.turn_detection`` sets it (OpenAI's defaults)."""
+
+    kind: str = "server_vad"  # or "semantic_vad"
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
     create_response: bool = True
+    interrupt_response: bool = True
+    idle_timeout_ms: int | None = None
+    eagerness: str = "auto"
+
+    @property
+    def end_of_turn_silence_ms(self) -> int:
+        """The silence after which a turn ends: the setting, or semantic VAD's bound."""
+        if self.kind == "semantic_vad":
+            return EAGERNESS_MAX_MS[self.eagerness]
+        return self.silence_duration_ms
 
     def to_document(self) -> dict[str, Any]:
+        common = {
+            "type": self.kind,
+            "create_response": self.create_response,
+            "interrupt_response": self.interrupt_response,
+        }
+        if self.kind == "semantic_vad":
+            return {**common, "eagerness": self.eagerness}
         return {
-            "type": "server_vad",
+            **common,
             "threshold": self.threshold,
             "prefix_padding_ms": self.prefix_padding_ms,
             "silence_duration_ms": self.silence_duration_ms,
-            "create_response": self.create_response,
-            "interrupt_response": True,
+            "idle_timeout_ms": self.idle_timeout_ms,
         }
 
 
@@ -74,18 +98,36 @@ def _vad(value: Any, param: str, problems: list[Problem]) -> VadSettings | None:
     if not isinstance(value, dict) or value.get("type") not in ("server_vad", "semantic_vad"):
         problems.append((param, f"Invalid turn detection: {value!r}."))
         return None
-    vad = VadSettings()
+    vad = VadSettings(kind=str(value["type"]))
     try:
-        return replace(
+        idle = value.get("idle_timeout_ms")
+        vad = replace(
             vad,
             threshold=float(value.get("threshold", vad.threshold)),
             prefix_padding_ms=int(value.get("prefix_padding_ms", vad.prefix_padding_ms)),
             silence_duration_ms=int(value.get("silence_duration_ms", vad.silence_duration_ms)),
             create_response=bool(value.get("create_response", vad.create_response)),
+            interrupt_response=bool(value.get("interrupt_response", vad.interrupt_response)),
+            idle_timeout_ms=None if idle is None else int(idle),
+            eagerness=str(value.get("eagerness", vad.eagerness)),
         )
     except (TypeError, ValueError):
         problems.append((param, "turn_detection values must be numbers."))
         return None
+    before = len(problems)
+    if not 0.0 <= vad.threshold <= 1.0:
+        problems.append((f"{param}.threshold", "threshold must be between 0.0 and 1.0."))
+    if vad.prefix_padding_ms < 0 or vad.silence_duration_ms < 0:
+        problems.append((param, "prefix_padding_ms and silence_duration_ms must not be negative."))
+    if vad.eagerness not in EAGERNESS_MAX_MS:
+        problems.append((f"{param}.eagerness", f"Invalid value: {vad.eagerness[:20]!r}."))
+    if vad.idle_timeout_ms is not None and vad.kind != "server_vad":
+        problems.append(
+            (f"{param}.idle_timeout_ms", "Idle timeout is only supported for server_vad.")
+        )
+    if vad.idle_timeout_ms is not None and vad.idle_timeout_ms <= 0:
+        problems.append((f"{param}.idle_timeout_ms", "idle_timeout_ms must be positive."))
+    return vad if len(problems) == before else None
 
 
 def apply_update(

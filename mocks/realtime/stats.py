@@ -80,7 +80,7 @@ class SessionRecord:
 @dataclass
 class HandshakeRecord:
     attempt: int
-    outcome: str  # "accepted", "handshake_429", "session_cap", "not_found"
+    outcome: str  # "accepted", "handshake_429", "session_cap", "unauthorized"
     session_id: str | None = None
 
     def to_document(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Server VAD on the audio's own timeline: speech starts when a 20 ms frame's level crosses the
-threshold and stops after ``silence_duration_ms`` of audio below it. Time is the position in the
-audio received, not the wall clock, so the same audio always gives the same events."""
+threshold and stops after ``silence_duration_ms`` of audio below it (semantic VAD: after its
+eagerness's bound). Time is the position in the audio received, not the wall clock, so the same
+audio always gives the same events; ``prefix_padding_ms`` moves the reported start earlier."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class ServerVad:
                     events.append(SpeechStarted(max(0, start)))
             elif self.speaking:
                 self._silence_ms += FRAME_MS
-                if self._silence_ms >= self.settings.silence_duration_ms:
+                if self._silence_ms >= self.settings.end_of_turn_silence_ms:
                     self.speaking = False
                     self._silence_ms = 0
                     events.append(SpeechStopped(self.position_ms))

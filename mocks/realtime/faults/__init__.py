@@ -6,7 +6,8 @@ and ``FaultsConfig``, the document that switches them on: every section optional
      "session_cap": {"max_sessions": 20},
      "rate_limit": {"probability": 0.1}, "stall": {"probability": 0.1},
      "drop": {"probability": 0.1, "mode": "close_1011"},
-     "slow_audio": {"probability": 0.1, "factor": 2.0}}
+     "slow_audio": {"probability": 0.1, "factor": 2.0},
+     "session_max_duration": {"seconds": 30}, "legacy_beta": {}}
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from mocks.realtime.faults.latency import (
     NormalLatency,
     UniformLatency,
 )
+from mocks.realtime.faults.legacy_beta import LegacyBeta
 from mocks.realtime.faults.rate_limit import RateLimit
 from mocks.realtime.faults.session_cap import SessionCap
+from mocks.realtime.faults.session_max_duration import SessionMaxDuration
 from mocks.realtime.faults.slow_audio import SlowAudio
 from mocks.realtime.faults.stall import Stall
 
@@ -40,6 +43,8 @@ REGISTRY: dict[str, tuple[type[BaseModel], ...]] = {
     "stall": (Stall,),
     "drop": (Drop,),
     "slow_audio": (SlowAudio,),
+    "session_max_duration": (SessionMaxDuration,),
+    "legacy_beta": (LegacyBeta,),
 }
 
 
@@ -55,6 +60,8 @@ class FaultsConfig(BaseModel):
     stall: Stall | None = None
     drop: Drop | None = None
     slow_audio: SlowAudio | None = None
+    session_max_duration: SessionMaxDuration | None = None
+    legacy_beta: LegacyBeta | None = None
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -75,8 +82,10 @@ __all__ = [
     "Drop",
     "FaultsConfig",
     "Handshake429",
+    "LegacyBeta",
     "RateLimit",
     "SessionCap",
+    "SessionMaxDuration",
     "SlowAudio",
     "Stall",
     "load_faults",

@@ -33,6 +33,7 @@ class Driver:
         faults: dict[str, Any] | None = None,
         *,
         beta: bool = False,
+        legacy_beta: bool = False,
         seed: int = 0,
         script: ScriptConfig | None = None,
     ) -> None:
@@ -46,8 +47,10 @@ class Driver:
             faults=lambda: self.faults,
             script=script or ScriptConfig(greeting_ms=200, answer_ms=300, chunk_ms=50),
             now=self.now,
+            legacy_beta=legacy_beta,
         )
         self.log: list[tuple[float, Output]] = []
+        self._flush()
 
     def send(self, event: dict[str, Any] | str | bytes, at: float | None = None) -> None:
         if at is not None:
@@ -64,9 +67,14 @@ class Driver:
         self.now = max(self.now, until)
         self._flush()
 
-    def run_idle(self, limit: float = 60.0) -> None:
-        """Run until nothing more is scheduled (or ``limit`` seconds of made-up time)."""
-        self.advance(self.now + limit)
+    def run_idle(self, quiet: float = 30.0) -> None:
+        """Run until ``quiet`` seconds of made-up time would pass with nothing due (the session's
+        far-off deadlines, such as its maximum duration, stay pending)."""
+        while (deadline := self.session.next_deadline()) is not None and deadline <= (
+            self.now + quiet
+        ):
+            self.now = max(self.now, deadline)
+            self._flush()
 
     def _flush(self) -> None:
         for output in self.session.due(self.now):

@@ -59,7 +59,7 @@ async def test_stall_until_cancel() -> None:
         await ws.send(json.dumps(MANUAL))
         await until(ws, "session.updated")
         await ws.send(json.dumps({"type": "response.create"}))
-        await until(ws, "response.created")
+        await until(ws, "rate_limits.updated")  # right after response.created
         with pytest.raises(TimeoutError):
             await next_event(ws, within_s=0.3)  # the response never comes
         await ws.send(json.dumps({"type": "response.cancel"}))
@@ -85,8 +85,8 @@ async def test_slow_audio_is_slower_than_real_time_at_the_client() -> None:
     assert arrivals[-1] - arrivals[0] >= 0.40
 
 
-async def test_beta_header_selects_beta_event_names() -> None:
-    async with RealtimeServer(greeting_ms=100) as server:
+async def test_beta_header_selects_beta_event_names_when_the_knob_serves_it() -> None:
+    async with RealtimeServer({"legacy_beta": {}}, greeting_ms=100) as server:
         headers = {"OpenAI-Beta": "realtime=v1"}
         async with connect(server.url, additional_headers=headers) as ws:
             created = await next_event(ws)

@@ -75,6 +75,7 @@ async def test_faults_switch_at_run_time_and_reset(server: RealtimeServer) -> No
 
 async def test_stats_describe_sessions_and_responses(server: RealtimeServer) -> None:
     await one_greeting(server, model="gpt-realtime-mini")
+    await admin("PUT", f"{server.admin_url}/admin/faults", {"legacy_beta": {}})
     await one_greeting(server, beta=True)
     _, stats = await admin("GET", f"{server.admin_url}/admin/stats")
     ga, beta = stats["sessions"]

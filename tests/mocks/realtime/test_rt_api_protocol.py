@@ -69,6 +69,7 @@ async def test_openai_sdk_drives_a_session(server: RealtimeServer) -> None:
 
 
 async def test_beta_header_gives_beta_names_and_formats(server: RealtimeServer) -> None:
+    server.legacy_beta = True  # what --legacy-beta sets
     ws = await open_session(server.url, beta=True)
     try:
         assert (await recv(ws))["type"] == "session.created"
