@@ -235,3 +235,28 @@ def _error_kinds(summary: dict[str, object]) -> set[str]:
     errors = summary.get("errors")
     assert isinstance(errors, dict), summary.keys()
     return {str(kind) for kind, count in errors.items() if count}
+
+
+@pytest.mark.timeout(60)
+async def test_realtime_calls_send_the_openai_key_and_keep_it_out_of_the_run(
+    token: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    async with _serving(Target(close_at_once=True)) as target:
+        result = await callbench(
+            "calls",
+            "--url",
+            target.url,
+            "--protocol",
+            "realtime",
+            "--calls",
+            "1",
+            "--no-monitor",
+            "--out",
+            str(out),
+            env={"OPENAI_API_KEY": token},
+        )
+    assert result.code == 1, result.stderr  # the server hangs up: the call fails after connecting
+    assert target.authorizations == [f"Bearer {token}"]
+    assert grep_dir(out, token) == []
+    assert token not in result.stdout + result.stderr
