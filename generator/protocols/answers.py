@@ -48,39 +48,59 @@ class Note:
     kind: Kind
     seconds: float = 0.0
     status: str = ""
+    response_id: str | None = None  # when the protocol names the response the event is of
 
 
 OTHER = Note(Kind.OTHER)
 
 
 class AnswerWatch:
-    """The answer to a turn that ended at ``after``, as its server's notes arrive."""
+    """The answer to a turn that ended at ``after``, as its server's notes arrive. Responses
+    are told apart by their ids where the events carry them (two may interleave), else by
+    position (a response runs from its start, or its first audio, to its done)."""
 
     def __init__(self, after: float) -> None:
         self.after = after
         self.tracker = ResponseTracker()
-        self.open = False  # a response is under way
-        self.earlier = False  # ... and it started before the turn ended
+        self.open = False  # a response is under way (by position)
+        self.earlier = False  # the last note was of a response that began before the turn ended
         self.speech_stopped_at: float | None = None
         self.skipped = 0  # audio chunks of earlier responses read through
+        self._open_earlier = False
+        self._known: set[str] = set()
+        self._earlier_ids: set[str] = set()
+
+    def _of_earlier(self, note: Note, at: float) -> bool:
+        rid = note.response_id
+        if not self.open and note.kind is not Kind.DONE:
+            self.open, self._open_earlier = True, at <= self.after
+        if rid is None:
+            return self._open_earlier
+        if rid not in self._known:
+            self._known.add(rid)
+            if at <= self.after:
+                self._earlier_ids.add(rid)
+        return rid in self._earlier_ids
 
     def feed(self, note: Note, at: float) -> bool:
         """Take one note; True when it is audio of the answer."""
         kind = note.kind
-        if kind is Kind.AUDIO:
-            if not self.open:  # audio with no announced response: it began when it arrived
-                self.open, self.earlier = True, at <= self.after
+        if kind is Kind.STARTED:
+            self.open = False  # a new response begins here
+            self.earlier = self._of_earlier(note, at)
+        elif kind is Kind.AUDIO:
+            self.earlier = self._of_earlier(note, at)
             if self.earlier:
                 self.skipped += 1
                 return False
             self.tracker.audio(at, note.seconds)
             return True
-        if kind is Kind.STARTED:
-            self.open, self.earlier = True, at <= self.after
         elif kind is Kind.DONE:
+            self.earlier = self._of_earlier(note, at) if note.response_id else self._open_earlier
             self.open = False
-        elif kind is Kind.TOOL and not self.earlier:
-            self.tracker.tool_calls += 1
+        elif kind is Kind.TOOL:
+            if not self._open_earlier:
+                self.tracker.tool_calls += 1
         elif kind is Kind.SPEECH_STOPPED and at > self.after and self.speech_stopped_at is None:
             self.speech_stopped_at = at
         return False

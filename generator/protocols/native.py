@@ -196,15 +196,18 @@ class NativeClient:
             return Note(Kind.AUDIO, len(message) / PCM_BYTES_PER_S)
         event = parse_event(message)
         kind = event.get("type")
+        rid = event.get("response_id")
+        rid = None if rid is None else str(rid)
         if kind == "audio":
-            return Note(Kind.AUDIO, b64_size(_str(event, "audio")) / PCM_BYTES_PER_S)
+            seconds = b64_size(_str(event, "audio")) / PCM_BYTES_PER_S
+            return Note(Kind.AUDIO, seconds, response_id=rid)
         if kind == "response.started":
-            return Note(Kind.STARTED)
+            return Note(Kind.STARTED, response_id=rid)
         if kind == "response.done":
             status = str(event.get("status") or "completed")
             if status == "failed":
                 raise ServerError("response_failed", "the backend's response failed")
-            return Note(Kind.DONE, status=status)
+            return Note(Kind.DONE, status=status, response_id=rid)
         if kind == "tool_call":
             return Note(Kind.TOOL)
         if kind == "speech_stopped":

@@ -259,9 +259,11 @@ class RealtimeClient:
         event = parse_event(message)
         kind = event.get("type")
         if kind in AUDIO_DELTAS:
-            return Note(Kind.AUDIO, b64_size(str(event.get("delta", ""))) / PCM_BYTES_PER_S)
+            seconds = b64_size(str(event.get("delta", ""))) / PCM_BYTES_PER_S
+            rid = event.get("response_id")
+            return Note(Kind.AUDIO, seconds, response_id=None if rid is None else str(rid))
         if kind == "response.created":
-            return Note(Kind.STARTED)
+            return Note(Kind.STARTED, response_id=_response_id(event))
         if kind == "response.function_call_arguments.done":
             self._calls.append(
                 (str(event.get("call_id")), str(event.get("name")), str(event.get("arguments")))
@@ -271,7 +273,9 @@ class RealtimeClient:
             _raise_if_failed(event)
             response = event.get("response")
             status = response.get("status") if isinstance(response, dict) else None
-            return Note(Kind.DONE, status=str(status or "completed"))
+            return Note(
+                Kind.DONE, status=str(status or "completed"), response_id=_response_id(event)
+            )
         if kind == "output_audio_buffer.cleared":
             return Note(Kind.CLEARED)
         if kind == "input_audio_buffer.speech_stopped":
@@ -302,6 +306,12 @@ class RealtimeClient:
             }
             await send(self.ws, json.dumps({"type": "conversation.item.create", "item": item}))
         await send(self.ws, RESPONSE_CREATE)
+
+
+def _response_id(event: dict[str, Any]) -> str | None:
+    response = event.get("response")
+    rid = response.get("id") if isinstance(response, dict) else None
+    return None if rid is None else str(rid)
 
 
 def _raise_if_error(event: dict[str, Any]) -> None:

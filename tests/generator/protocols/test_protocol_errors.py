@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from generator.protocols.base import ClientSettings
+from generator.protocols.base import ClientSettings, Utterance
 from generator.protocols.errors import (
     CallError,
     ServerError,
@@ -78,9 +78,10 @@ def _client(
 async def _fails(client: RealtimeClient, step: str = "connect") -> CallError:
     async def call() -> None:
         await client.connect()
-        await client.wait_greeting()
+        await client.wait_greeting("wait")
         if step == "turn":
-            await client.send_utterance(encode_realtime(bytes(960)), lambda _lag: None)
+            utterance = Utterance.of(encode_realtime(bytes(960)), [True])
+            await client.send_utterance(utterance, lambda _lag: None)
             await client.end_utterance()
             await client.wait_response()
 
