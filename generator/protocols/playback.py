@@ -55,11 +55,11 @@ class Playback:
         self.segments: list[Segment] = []
         self.current: Segment | None = None
         # (the play position at which the mark is reached, the mark object as it came)
-        self._marks: collections.deque[tuple[float, Any]] = collections.deque()
+        self.marks: collections.deque[tuple[float, Any]] = collections.deque()
 
     @property
     def pending_marks(self) -> int:
-        return len(self._marks)
+        return len(self.marks)
 
     def playing(self, now: float) -> bool:
         """Whether the caller hears assistant audio at ``now``."""
@@ -85,13 +85,13 @@ class Playback:
     def mark(self, t: float, mark: Any) -> None:
         """A mark arrived at ``t``: it is reached once the audio queued before it has played
         (at once on an idle line)."""
-        self._marks.append((max(t, self.play_end), mark))
+        self.marks.append((max(t, self.play_end), mark))
 
     def clear(self, t: float) -> list[Any]:
         """A `clear` at ``t``: the queue is emptied, and every mark still in it is returned, to
         be sent back now, as Twilio does."""
-        marks = [mark for _at, mark in self._marks]
-        self._marks.clear()
+        marks = [mark for _at, mark in self.marks]
+        self.marks.clear()
         self.play_end = min(self.play_end, t)
         if self.current is not None:
             self.current.cleared_at = self.current.ended_at = t
@@ -101,7 +101,7 @@ class Playback:
     def due(self, now: float) -> list[Any]:
         """The marks playback has reached by ``now``, in order (to echo now); also closes the
         current segment once the line has been quiet for the gap."""
-        marks = self._marks
+        marks = self.marks
         out = []
         while marks and marks[0][0] <= now:
             out.append(marks.popleft()[1])

@@ -126,7 +126,7 @@ class TwilioClient:
         self.call_sid = _sid("CA", rng)
         self.stream_sid = _sid("MZ", rng)
         self._silence = line_noise(rng) if settings.line_noise else [SILENCE_PAYLOAD]
-        self._silence_k = 0
+        self._silence_n = len(self._silence)
         self.playback = Playback(settings.quiet_gap_s)
         self._ws: ClientConnection | None = None
         self._sequence = 0
@@ -191,14 +191,15 @@ class TwilioClient:
     # -- the line: one media frame every 20 ms --------------------------------------------------
 
     async def _run_line(self) -> None:
-        ws = self.ws
+        ws, playback = self.ws, self.playback
 
         def write_now(_k: int, _frame: str, due: float) -> bool:
             if not ready(ws):
                 return False
             write_text(ws, self._frame(due).encode())
-            for mark in self._marks_due(due):
-                write_text(ws, mark.encode())
+            if playback.current is not None or playback.marks:
+                for mark in self._marks_due(due):
+                    write_text(ws, mark.encode())
             return True
 
         async def send_frame(_k: int, _frame: str, due: float) -> None:
@@ -219,14 +220,13 @@ class TwilioClient:
 
     def _frame(self, due: float) -> str:
         """The media message for the frame due now: the utterance's next frame, or silence."""
-        self._sequence += 1
-        self._chunk += 1
+        # The hot path of every call, 50 times a second: kept to a few attribute reads.
+        sequence = self._sequence = self._sequence + 1
+        chunk = self._chunk = self._chunk + 1
         speech = self._speech
         if speech is None:
             self._lag_target = None
-            silence = self._silence
-            payload = silence[self._silence_k % len(silence)]
-            self._silence_k += 1
+            payload = self._silence[chunk % self._silence_n]
         else:
             k = self._speech_k
             payload = str(speech.frames[k])
@@ -242,12 +242,8 @@ class TwilioClient:
                 self._speech = None
                 if self._speech_done is not None:
                     _resolve(self._speech_done, self._clock())
-        return self._media % (
-            self._sequence,
-            self._chunk,
-            round((due - self._started_at) * 1000),
-            payload,
-        )
+        timestamp = round((due - self._started_at) * 1000)
+        return self._media % (sequence, chunk, timestamp, payload)
 
     def _marks_due(self, now: float) -> list[str]:
         playback = self.playback
