@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import exitcodes
 from generator.load.presets import BREAKPOINT_LEVELS, Step
 from generator.report.terminal import render_terminal
-from generator.runner import Runner, RunOutcome, progress_stream
 from generator.scenario import Scenario, scenario_from_dict
 from generator.workloads.registry import build_workloads
+
+from bench import exitcodes
+from generator.runner import Runner, RunOutcome, progress_stream
 
 
 def run_once(scenario: Scenario, out_dir: Path, *, quiet: bool = False) -> RunOutcome:
@@ -25,7 +26,7 @@ def run_once(scenario: Scenario, out_dir: Path, *, quiet: bool = False) -> RunOu
 
 def print_outcome(outcome: RunOutcome, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(outcome.summary, indent=2))
+        print(outcome.summary.dumps())
     else:
         print(render_terminal(outcome.summary))
         print(f"results in {outcome.out_dir}", file=sys.stderr)
@@ -55,9 +56,9 @@ def run_plan(base: dict[str, Any], steps: list[Step], out_dir: Path, as_json: bo
             {
                 "step": label,
                 "level": load.max_vus,
-                "passed": outcome.summary["passed"],
+                "passed": outcome.summary.passed,
                 "dir": str(outcome.out_dir),
-                "summary": outcome.summary,
+                "summary": outcome.summary.to_json(),
             }
         )
         if outcome.exit_code != exitcodes.PASSED:

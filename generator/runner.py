@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import exitcodes
 from generator.load.base import LoadRun, Timeline
 from generator.metrics.events import EventSink
 from generator.metrics.exporter import ExportSettings, MetricsExporter
@@ -43,18 +42,21 @@ from generator.metrics.store import ITERATION_TREND, MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
 from generator.monitor.cli import ambient_export, ambient_monitor
 from generator.monitor.monitor import Monitor
-from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
 from generator.report.summary import build_summary, live_figures
+from generator.report.summary_model import Summary
 from generator.report.terminal import render_progress
 from generator.scenario import Scenario
 from generator.workloads.base import IterationContext, Workload
 
+from bench import exitcodes
+from generator.report.html import write_html_report
+
 
 @dataclass(frozen=True)
 class RunOutcome:
-    summary: dict[str, Any]
+    summary: Summary
     exit_code: int
     out_dir: Path
 
@@ -70,9 +72,9 @@ def workload_meta(scenario: Scenario) -> dict[str, dict[str, Any]]:
     }
 
 
-def write_outputs(out_dir: Path, summary: dict[str, Any], store: MetricsStore) -> None:
+def write_outputs(out_dir: Path, summary: Summary, store: MetricsStore) -> None:
     """The reports of a finished run from the store that recorded (or merged) it."""
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "summary.json").write_text(summary.dumps() + "\n", encoding="utf-8")
     (out_dir / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
     write_html_report(out_dir, summary, store.series_rows())
@@ -177,7 +179,7 @@ class Runner:
         if self.status == "interrupted":
             code = exitcodes.INTERRUPTED
         else:
-            code = exitcodes.PASSED if summary["passed"] else exitcodes.FAILED
+            code = exitcodes.PASSED if summary.passed else exitcodes.FAILED
         return RunOutcome(summary, code, self.out_dir)
 
     async def _interruptible(self, work: Coroutine[Any, Any, None]) -> bool:

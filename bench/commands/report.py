@@ -4,20 +4,22 @@ events.jsonl and run.json, in any format (html: written to RUN_DIR/report.html).
 from __future__ import annotations
 
 import argparse
-import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import exitcodes
-from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
 from generator.report.rerender import rebuild_run
+from generator.report.summary_model import Summary
 from generator.report.terminal import render_terminal
 
-RENDERERS = {
+from bench import exitcodes
+from generator.report.html import write_html_report
+
+RENDERERS: dict[str, Callable[[Summary], str]] = {
     "md": render_markdown,
-    "json": lambda summary: json.dumps(summary, indent=2),
+    "json": Summary.dumps,
     "junit": render_junit,
     "text": render_terminal,
 }
@@ -44,4 +46,4 @@ def handle(args: argparse.Namespace) -> int:
         print(written)
     else:
         print(RENDERERS[args.format](summary))
-    return exitcodes.PASSED if summary["passed"] else exitcodes.FAILED
+    return exitcodes.PASSED if summary.passed else exitcodes.FAILED

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.stack.state import StackState
+from generator.diagnosis.finding import Finding
+from generator.diagnosis.verdict import Zone
 from generator.monitor.config import from_stack
 from generator.monitor.monitor import Monitor
+from generator.report.summary_model import Summary
 
 
 def make_monitor(state: StackState, out_dir: Path, *, cooldown_s: float) -> Monitor:
@@ -25,19 +28,15 @@ def runner_kwargs(monitor: Monitor) -> dict[str, Any]:
     return {"monitor": monitor}
 
 
-def observed(summary: dict[str, Any]) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+def observed(summary: Summary | None) -> tuple[Zone | None, tuple[str, ...], tuple[str, ...]]:
     """The run's zone, the rules that fired as findings and those that fired as `info` notes
-    (each sorted, each name once)."""
-    zone = summary.get("zone")
-    if zone is None and isinstance(summary.get("verdict"), dict):
-        zone = summary["verdict"].get("zone")
-    findings: set[str] = set()
-    notes: set[str] = set()
-    for item in findings_of(summary):
-        if item.get("rule"):
-            (notes if item.get("severity") == "info" else findings).add(str(item["rule"]))
-    return (str(zone) if zone is not None else None), tuple(sorted(findings)), tuple(sorted(notes))
+    (each sorted, each name once); no zone without a summary or a verdict in it."""
+    found = findings_of(summary)
+    findings = {f.rule for f in found if f.severity != "info"}
+    notes = {f.rule for f in found if f.severity == "info"}
+    zone = None if summary is None else summary.zone
+    return zone, tuple(sorted(findings)), tuple(sorted(notes))
 
 
-def findings_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    return [item for item in summary.get("findings") or [] if isinstance(item, dict)]
+def findings_of(summary: Summary | None) -> tuple[Finding, ...]:
+    return () if summary is None or summary.findings is None else summary.findings

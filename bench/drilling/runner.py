@@ -23,6 +23,7 @@ from bench.drilling.model import Drill, Expectation, TimedAction, runbooks_dir
 from bench.stack.runtime import Runtime, RuntimeName, make_runtime
 from bench.stack.state import StackState
 from generator.options import RunOptions
+from generator.report.summary_model import Summary, read_summary
 from generator.runner import Runner
 from generator.workloads.registry import build_workloads
 
@@ -38,7 +39,7 @@ class DrillResult:
     findings: tuple[str, ...]
     run_dir: Path
     exit_code: int  # the generator's (130 when interrupted)
-    summary: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    summary: Summary | None = field(default=None, compare=False, repr=False)
     problems: tuple[str, ...] = ()  # actions that failed, missing verdict, ...
     notes: tuple[str, ...] = ()  # rules that fired at `info` severity
     attempt: int = 1  # which of a rehearsal's repeated runs of the drill
@@ -83,9 +84,7 @@ class DrillResult:
         reads back the runs it made in child processes."""
         data = json.loads((run_dir / "drill.json").read_text(encoding="utf-8"))
         summary_path = run_dir / "summary.json"
-        summary = (
-            json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
-        )
+        summary = read_summary(summary_path) if summary_path.is_file() else None
         observed = data.get("observed") or {}
         return cls(
             drill=drill.name,
@@ -130,7 +129,7 @@ async def _run_load(
     fix: bool,
     quick: bool,
     progress: TextIO | None,
-) -> tuple[dict[str, Any], int, list[str]]:
+) -> tuple[Summary, int, list[str]]:
     state = stack.state
     assert state is not None
     scenario = drill.scenario(stack_urls(state), quick=quick, fix=fix)

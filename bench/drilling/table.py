@@ -10,6 +10,8 @@ from pathlib import Path
 from bench.drilling.diagnosis import findings_of
 from bench.drilling.model import Drill, Expectation, runbooks_dir
 from bench.drilling.runner import DrillResult
+from generator.diagnosis.finding import Finding
+from generator.report.summary_model import Summary
 
 
 def list_drills(drills: Sequence[Drill]) -> str:
@@ -56,27 +58,22 @@ def next_step(rule: str, directory: Path | None = None) -> str | None:
     return " ".join(lines) or None
 
 
-def _finding_lines(finding: dict[str, object]) -> list[str]:
-    rule = str(finding.get("rule"))
-    text = finding.get("title") or finding.get("summary") or ""
-    severity = finding.get("severity")
-    head = (
-        f"  finding {rule}" + (f" ({severity})" if severity else "") + (f": {text}" if text else "")
+def _finding_lines(finding: Finding) -> list[str]:
+    head = f"  finding {finding.rule} ({finding.severity})" + (
+        f": {finding.title}" if finding.title else ""
     )
-    evidence = finding.get("evidence")
-    items = [str(e) for e in evidence] if isinstance(evidence, list) else []
-    return [head, *(f"    - {item}" for item in items)]
+    return [head, *(f"    - {item}" for item in finding.evidence)]
 
 
-def _verdict_lines(summary: dict[str, object]) -> list[str]:
+def _verdict_lines(summary: Summary | None) -> list[str]:
     """The readiness line and every row of the verdict that is not green, with its reason."""
-    lines = []
-    if summary.get("readiness"):
-        lines.append(f"  readiness: {summary['readiness']}")
-    verdict = summary.get("verdict")
-    for row in verdict if isinstance(verdict, list) else []:
-        if isinstance(row, dict) and row.get("zone") in ("yellow", "red"):
-            lines.append(f"  {row.get('label')}: {row.get('zone')} - {row.get('reason')}")
+    verdict = None if summary is None else summary.verdict
+    if verdict is None:
+        return []
+    lines = [f"  readiness: {verdict.readiness}"] if verdict.readiness else []
+    for row in verdict.rows:
+        if row.zone in ("yellow", "red"):
+            lines.append(f"  {row.label}: {row.zone} - {row.reason}")
     return lines
 
 
@@ -88,7 +85,7 @@ def render_result(drill: Drill, result: DrillResult) -> str:
     found = findings_of(result.summary)
     lines += [line for f in found for line in _finding_lines(f)] or ["  no finding"]
     rule = drill.runbook if not result.fix else None
-    rules = [str(f.get("rule")) for f in found if f.get("severity") != "info"]
+    rules = [f.rule for f in found if f.severity != "info"]
     for name in rules or ([rule] if rule else []):  # notes (info) need no next step
         step = next_step(name)
         if step:

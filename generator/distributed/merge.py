@@ -18,15 +18,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import exitcodes
 from generator.distributed.tail import merge_event_files
 from generator.errors import InvalidInput
 from generator.metrics.events import EventSink
 from generator.metrics.thresholds import evaluate
 from generator.monitor.evidence import MonitorEvidence
 from generator.report.summary import build_summary
-from generator.runner import RunOutcome, workload_meta, write_outputs
 from generator.scenario import Scenario, scenario_from_dict
+
+from bench import exitcodes
+from generator.runner import RunOutcome, workload_meta, write_outputs
 
 STATUS_RANK = {"completed": 0, "aborted": 1, "interrupted": 2}
 SLICE_KEY = "slice"
@@ -147,5 +148,5 @@ def merge_run_dirs(
     if meta["status"] == "interrupted":
         code = exitcodes.INTERRUPTED
     else:
-        code = exitcodes.PASSED if summary["passed"] else exitcodes.FAILED
+        code = exitcodes.PASSED if summary.passed else exitcodes.FAILED
     return RunOutcome(summary, code, out_dir)

@@ -1,2 +1,3 @@
-"""Reports of a run. summary.py computes (from the store and threshold results) one plain dict,
-the schema of docs/summary-schema.md; terminal.py, markdown.py and junit.py only format it."""
+"""Reports of a run. summary.py computes (from the store and threshold results) one `Summary`
+(summary_model.py: frozen dataclasses whose JSON is docs/summary-schema.md); terminal.py,
+markdown.py, junit.py and the html*.py modules only format it."""

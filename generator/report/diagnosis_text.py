@@ -1,15 +1,15 @@
 """Plain-text lines for the verdict, the findings and the monitor's recovery, shared by the
 terminal summary and junit.xml's system-out. Formatting only: every figure comes from the
-summary dict (older summaries without these sections give no lines)."""
+Summary (older summaries without these sections give no lines)."""
 
 from __future__ import annotations
 
-from typing import Any
+from generator.report.summary_model import Summary
 
 ZONE_MARK = {"green": "GREEN ", "yellow": "YELLOW", "red": "RED   ", "n/a": "n/a   "}
 
 
-def value_text(value: Any, unit: str) -> str:
+def value_text(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
     if unit == "ms":
@@ -17,15 +17,14 @@ def value_text(value: Any, unit: str) -> str:
     return f"{value:.1f}{unit}"
 
 
-def verdict_lines(summary: dict[str, Any]) -> list[str]:
-    rows = summary.get("verdict")
-    if not rows:
+def verdict_lines(summary: Summary) -> list[str]:
+    verdict = summary.verdict
+    if verdict is None or not verdict.rows:
         return []
-    lines = [f"VERDICT: {str(summary.get('zone', 'n/a')).upper()} — {summary.get('readiness')}"]
-    for r in rows:
+    lines = [f"VERDICT: {verdict.zone.upper()} — {verdict.readiness}"]
+    for r in verdict.rows:
         lines.append(
-            f"  {ZONE_MARK.get(r['zone'], r['zone'])} {r['label']:<30} "
-            f"{value_text(r['value'], r['unit']):>10}  {r['reason']}"
+            f"  {ZONE_MARK[r.zone]} {r.label:<30} {value_text(r.value, r.unit):>10}  {r.reason}"
         )
     return lines
 
@@ -38,43 +37,42 @@ def figure(key: str | None, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-def recovery_lines(summary: dict[str, Any]) -> list[str]:
-    monitor = summary.get("monitor") or {}
-    if not monitor.get("available"):
+def recovery_lines(summary: Summary) -> list[str]:
+    monitor = summary.monitor
+    if monitor is None or not monitor.available:
         return []
-    counts = ", ".join(f"{phase} {n}" for phase, n in monitor.get("samples", {}).items())
+    counts = ", ".join(f"{phase} {n}" for phase, n in monitor.samples.items())
     head = f"TARGET MONITOR (samples: {counts})"
-    if monitor.get("backend_down_samples"):
-        head += f"; backend down in {monitor['backend_down_samples']} samples"
+    if monitor.backend_down_samples:
+        head += f"; backend down in {monitor.backend_down_samples} samples"
     lines = [head]
-    for name, r in monitor.get("recovery", {}).items():
-        key = r.get("key")
-        if key is None:
+    for name, r in monitor.recovery.items():
+        if r.key is None:
             continue
-        if r.get("recovered") is None:
+        if r.recovered is None:
             state = "not measured"
-        elif r["recovered"]:
-            state = f"recovered after {r['after_s']:.1f}s"
+        elif r.recovered:
+            state = f"recovered after {r.after_s or 0.0:.1f}s"
         else:
             state = "NOT recovered"
-        growth = "" if r.get("growth_pct") is None else f" ({r['growth_pct']:+.1f}%)"
+        growth = "" if r.growth_pct is None else f" ({r.growth_pct:+.1f}%)"
         lines.append(
-            f"  {name:<16} baseline {figure(key, r.get('baseline'))} → "
-            f"{figure(key, r.get('final'))}{growth}: {state}"
+            f"  {name:<16} baseline {figure(r.key, r.baseline)} → "
+            f"{figure(r.key, r.final)}{growth}: {state}"
         )
     return lines
 
 
-def finding_lines(summary: dict[str, Any]) -> list[str]:
-    findings = summary.get("findings")
+def finding_lines(summary: Summary) -> list[str]:
+    findings = summary.findings
     if findings is None:
         return []
     if not findings:
         return ["FINDINGS: none"]
     lines = [f"FINDINGS ({len(findings)})"]
     for f in findings:
-        lines.append(f"  [{f['severity']}] {f['rule']}: {f['title']}")
-        lines += [f"      - {e}" for e in f["evidence"]]
-        lines.append(f"      next: {f['next_step']}")
-        lines.append(f"      runbook: {f['runbook']}")
+        lines.append(f"  [{f.severity}] {f.rule}: {f.title}")
+        lines += [f"      - {e}" for e in f.evidence]
+        lines.append(f"      next: {f.next_step}")
+        lines.append(f"      runbook: {f.runbook}")
     return lines

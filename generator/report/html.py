@@ -22,7 +22,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from generator.report import html_sections as sec
 from generator.report.html_charts import chart_html
 from generator.report.html_data import (
     Chart,
@@ -32,6 +31,9 @@ from generator.report.html_data import (
     load_summary_file,
     monitor_charts,
 )
+from generator.report.summary_model import Summary
+
+from generator.report import html_sections as sec
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem auto;
@@ -81,7 +83,7 @@ def _page(title: str, content: str) -> str:
     )
 
 
-def _summary_for(run_dir: Path) -> dict[str, Any]:
+def _summary_for(run_dir: Path) -> Summary:
     found = load_summary_file(run_dir)
     if found is not None:
         return found
@@ -111,7 +113,7 @@ def _sections(
 ) -> list[Section]:
     s = run.summary
     head = [Section("", sec.header(s, title))]
-    text: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    text: list[tuple[str, Callable[[Summary], str]]] = [
         ("Thresholds", sec.thresholds),
         ("Performance targets", sec.targets),
         ("Diagnosis", lambda summary: sec.findings(summary, out_dir)),
@@ -137,7 +139,7 @@ def _flatten(sections: list[Section]) -> str:
 
 def render_run_html(
     run_dir: Path,
-    summary: dict[str, Any] | None = None,
+    summary: Summary | None = None,
     rows: list[dict[str, Any]] | None = None,
 ) -> str:
     """The report page of one run directory (rendered from its files: works for killed runs);
@@ -145,13 +147,13 @@ def render_run_html(
     run = load_run(run_dir, summary if summary is not None else _summary_for(run_dir), rows)
     xlim = _x_range(run)
     cells = [chart_html(c, xlim, f"c{i}") for i, c in enumerate(_charts(run))]
-    name = str(run.summary.get("name", "run"))
+    name = run.summary.name
     return _page(f"callbench report — {name}", _flatten(_sections(run, run_dir, cells)))
 
 
 def write_html_report(
     run_dir: Path,
-    summary: dict[str, Any] | None = None,
+    summary: Summary | None = None,
     rows: list[dict[str, Any]] | None = None,
 ) -> Path | None:
     """Writes RUN_DIR/report.html; None (with a warning) if it could not be rendered."""
@@ -183,7 +185,7 @@ def render_comparison_html(
             chart_html(pair[side], xlim, f"s{side}c{i}", max(pair[0].y_top(), pair[1].y_top()))
             for i, pair in enumerate(pairs)
         ]
-        name = f"{label}: {run.summary.get('name', run.run_dir.name)}"
+        name = f"{label}: {run.summary.name}"
         columns.append(_sections(run, where, cells, title=name, grid=False))
     rows = []
     for left, right in zip(columns[0], columns[1], strict=True):

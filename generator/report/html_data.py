@@ -10,17 +10,17 @@ HTTP mix). This module only reshapes recorded figures into
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from generator.errors import InvalidInput
 from generator.metrics.events import read_events
 from generator.metrics.store import MetricsStore
+from generator.report.summary_model import Summary, read_summary
 
 MIB = 1024.0 * 1024.0
 RSS_BAND = 0.20  # a leak shows as RSS that stays above baseline + 20 % after the load
@@ -67,24 +67,22 @@ class Chart:
 @dataclass
 class RunData:
     run_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
     rows: list[dict[str, Any]]  # the store's per-second series (series.py)
     monitor: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
-        return float(self.summary.get("duration_s") or 0.0)
+        return float(self.summary.duration_s)
 
 
-def load_run(
-    run_dir: Path, summary: Mapping[str, Any], rows: list[dict[str, Any]] | None = None
-) -> RunData:
+def load_run(run_dir: Path, summary: Summary, rows: list[dict[str, Any]] | None = None) -> RunData:
     """The run's figures; ``rows`` are its per-second series when the caller has them (the
     store that recorded or merged the run), else they are rebuilt from events.jsonl."""
     events = run_dir / "events.jsonl"
     if rows is None:
         rows = MetricsStore.from_events(events).series_rows() if events.is_file() else []
-    return RunData(run_dir, dict(summary), rows, read_monitor(run_dir / "monitor.jsonl"))
+    return RunData(run_dir, summary, rows, read_monitor(run_dir / "monitor.jsonl"))
 
 
 def read_monitor(path: Path) -> list[dict[str, Any]]:
@@ -241,8 +239,8 @@ def phase_spans(samples: list[dict[str, Any]]) -> tuple[tuple[float, float, str]
 
 def rss_baseline(run: RunData) -> float | None:
     """Baseline RSS in bytes: the summary's monitor baseline, else the baseline samples' median."""
-    base = (run.summary.get("monitor") or {}).get("baseline") or {}
-    if isinstance(base, dict) and isinstance(base.get("rss_bytes"), int | float):
+    base = {} if run.summary.monitor is None else run.summary.monitor.baseline
+    if "rss_bytes" in base:
         return float(base["rss_bytes"])
     values = [
         float(s["rss_bytes"])
@@ -317,10 +315,10 @@ def monitor_charts(run: RunData) -> list[Chart]:
     ]
 
 
-def load_summary_file(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "summary.json"
+def load_summary_file(run_dir: Path) -> Summary | None:
+    """RUN_DIR/summary.json, or None when it is missing, cut short or not a summary (the caller
+    then rebuilds the summary from the run's events)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return read_summary(run_dir / "summary.json")
+    except InvalidInput:
         return None
-    return data if isinstance(data, dict) else None

@@ -2,27 +2,32 @@
 header (target, workloads, load model, seed, duration, verdict, zone), thresholds, diagnosis
 findings, percentile table, error breakdown and the monitor's baseline/peak/recovery table.
 
-Formatting only: every figure comes from the summary dict. Every value is escaped; links point
-only at local runbook files, by relative path, so the page works with the network off.
+Formatting only: every figure comes from the Summary (summary_model.py). Every value is
+escaped; links point only at local runbook files, by relative path, so the page works with the
+network off.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from generator.report.summary_model import TREND_COLUMNS, PhaseSamples, Summary
+
 import bench
 
 RUNBOOKS = Path(bench.__file__).resolve().parent / "runbooks"
 REPO = Path(bench.__file__).resolve().parents[1]
-PERCENTILE_COLUMNS = ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")
+# The recovery checks' columns, in the order the summary writes them.
+RECOVERY_COLUMNS = ("key", "baseline", "final", "recovered", "after_s", "growth_pct")
 
 
-def num(value: Any) -> str:
+def num(value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -44,12 +49,13 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
     return "".join(out)
 
 
-def _workload_specs(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    specs = (summary.get("config") or {}).get("workloads") or {}
+def _workload_specs(summary: Summary) -> dict[str, dict[str, Any]]:
+    """The scenario's workloads as run (its JSON, docs/scenario.md), for target and load model."""
+    specs = summary.config.get("workloads") or {}
     return {str(k): v for k, v in specs.items() if isinstance(v, dict)}
 
 
-def _targets(summary: dict[str, Any]) -> list[str]:
+def _targets(summary: Summary) -> list[str]:
     found: list[str] = []
     for spec in _workload_specs(summary).values():
         config = spec.get("config") or {}
@@ -71,58 +77,53 @@ def zone_badge(zone: str, prefix: str = "") -> str:
     return f'<span class="badge zone zone-{css}">{escape(prefix + zone)}</span>'
 
 
-def header(summary: dict[str, Any], title: str | None = None) -> str:
-    passed = bool(summary.get("passed"))
+def header(summary: Summary, title: str | None = None) -> str:
+    passed = summary.passed
     badge = (
         f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
     )
-    zone = summary.get("zone")
-    if zone is not None:
-        badge += f" {zone_badge(str(zone), 'zone: ')}"
+    if summary.verdict is not None:
+        badge += f" {zone_badge(summary.verdict.zone, 'zone: ')}"
     specs = _workload_specs(summary)
-    workloads = summary.get("workloads") or {}
-    calls = summary.get("calls") or {}
-    rate = summary.get("success_rate")
+    calls = summary.calls
+    rate = summary.success_rate
     rows = [
         ("target", ", ".join(_targets(summary)) or "—"),
-        ("workloads", ", ".join(f"{n} ({w.get('type')})" for n, w in workloads.items()) or "—"),
+        ("workloads", ", ".join(f"{n} ({w.type})" for n, w in summary.workloads.items()) or "—"),
         ("load model", "; ".join(f"{n}: {_load_model(s)}" for n, s in specs.items()) or "—"),
-        ("seed", num((summary.get("config") or {}).get("seed"))),
-        ("duration", f"{num(summary.get('duration_s'))} s"),
-        ("status", str(summary.get("status", "?"))),
-        ("started", str(summary.get("started_at") or "—")),
+        ("seed", num(summary.config.get("seed"))),
+        ("duration", f"{num(summary.duration_s)} s"),
+        ("status", summary.status),
+        ("started", summary.started_at or "—"),
         (
             "calls",
-            f"{num(calls.get('total'))} total, {num(calls.get('succeeded'))} succeeded, "
-            f"{num(calls.get('failed'))} failed"
+            f"{num(calls.total)} total, {num(calls.succeeded)} succeeded, "
+            f"{num(calls.failed)} failed"
             + ("" if rate is None else f" ({rate * 100:.1f} % success)"),
         ),
         (
             "calls/s · peak VUs · dropped",
-            f"{num(summary.get('calls_per_s'))} · "
-            f"{num(summary.get('vus_max'))} · {num(summary.get('dropped_iterations'))}",
+            f"{num(summary.calls_per_s)} · "
+            f"{num(summary.vus_max)} · {num(summary.dropped_iterations)}",
         ),
     ]
-    verdict = summary.get("readiness") or summary.get("verdict")
+    readiness = "" if summary.verdict is None else summary.verdict.readiness
     lines = [
-        f"<h1>{escape(title or str(summary.get('name', 'run')))} {badge}</h1>",
-        f'<p class="verdict">{escape(str(verdict))}</p>' if isinstance(verdict, str) else "",
+        f"<h1>{escape(title or summary.name)} {badge}</h1>",
+        f'<p class="verdict">{escape(readiness)}</p>' if readiness else "",
         _table(["", ""], [[escape(k), escape(v)] for k, v in rows], "meta"),
     ]
     return "".join(lines)
 
 
-def thresholds(summary: dict[str, Any]) -> str:
-    items = summary.get("thresholds") or []
-    if not items:
+def thresholds(summary: Summary) -> str:
+    if not summary.thresholds:
         return '<p class="note">No thresholds.</p>'
     rows = []
-    for t in items:
-        result = '<span class="ok">pass</span>' if t.get("ok") else '<span class="bad">FAIL</span>'
-        note = f" ({escape(str(t['note']))})" if t.get("note") else ""
-        rows.append(
-            [f"<code>{escape(str(t.get('expr')))}</code>", num(t.get("value")), result + note]
-        )
+    for t in summary.thresholds:
+        result = '<span class="ok">pass</span>' if t.ok else '<span class="bad">FAIL</span>'
+        note = f" ({escape(t.note)})" if t.note else ""
+        rows.append([f"<code>{escape(t.expr)}</code>", num(t.value), result + note])
     return _table(["threshold", "measured", "result"], rows, "thresholds")
 
 
@@ -143,71 +144,63 @@ def runbook_href(runbook: str, out_dir: Path) -> str | None:
     return None
 
 
-def findings(summary: dict[str, Any], out_dir: Path) -> str:
-    if "findings" not in summary:
+def findings(summary: Summary, out_dir: Path) -> str:
+    if summary.findings is None:
         return '<p class="note">No diagnosis in this summary.</p>'
-    items = summary.get("findings") or []
-    if not items:
+    if not summary.findings:
         return '<p class="note">No findings: no diagnosis rule fired.</p>'
     cards = []
-    for f in items:
-        severity = escape(str(f.get("severity", "info")))
-        evidence = "".join(f"<li>{escape(str(e))}</li>" for e in f.get("evidence") or [])
-        runbook = str(f.get("runbook") or "")
-        href = runbook_href(runbook, out_dir) if runbook else None
+    for f in summary.findings:
+        severity = escape(f.severity)
+        evidence = "".join(f"<li>{escape(e)}</li>" for e in f.evidence)
+        href = runbook_href(f.runbook, out_dir) if f.runbook else None
         if href is not None:
-            link = f'<a href="{escape(href, quote=True)}">{escape(runbook)}</a>'
+            link = f'<a href="{escape(href, quote=True)}">{escape(f.runbook)}</a>'
         else:
-            link = f"<code>{escape(runbook)}</code>" if runbook else "—"
+            link = f"<code>{escape(f.runbook)}</code>" if f.runbook else "—"
         cards.append(
-            f'<div class="finding sev-{severity}"><h3>{escape(str(f.get("title", "")))} '
-            f'<span class="sev">{severity}</span> <code>{escape(str(f.get("rule", "")))}</code>'
+            f'<div class="finding sev-{severity}"><h3>{escape(f.title)} '
+            f'<span class="sev">{severity}</span> <code>{escape(f.rule)}</code>'
             f"</h3><ul>{evidence}</ul><p><b>Runbook:</b> {link}</p>"
-            f"<p><b>Next step:</b> {escape(str(f.get('next_step') or '—'))}</p></div>"
+            f"<p><b>Next step:</b> {escape(f.next_step or '—')}</p></div>"
         )
     return "".join(cards)
 
 
-def percentiles(summary: dict[str, Any]) -> str:
-    metrics = summary.get("metrics") or {}
-    if not metrics:
+def percentiles(summary: Summary) -> str:
+    if not summary.metrics:
         return '<p class="note">No latency recorded.</p>'
     rows = [
-        [f"<code>{escape(name)}</code>"] + [num(m.get(c)) for c in PERCENTILE_COLUMNS]
-        for name, m in metrics.items()
+        [f"<code>{escape(name)}</code>"] + [num(v) for v in m.cells()]
+        for name, m in summary.metrics.items()
     ]
-    return _table(["metric (ms)", *PERCENTILE_COLUMNS], rows, "numbers")
+    return _table(["metric (ms)", *TREND_COLUMNS], rows, "numbers")
 
 
-def errors(summary: dict[str, Any]) -> str:
-    found = summary.get("errors") or {}
+def errors(summary: Summary) -> str:
+    found = summary.errors
     if not found:
         return '<p class="note">No errors.</p>'
     total = sum(found.values()) or 1
     rows = [
-        [f"<code>{escape(str(kind))}</code>", num(n), f"{n / total * 100:.1f} %"]
+        [f"<code>{escape(kind)}</code>", num(n), f"{n / total * 100:.1f} %"]
         for kind, n in sorted(found.items(), key=lambda kv: -kv[1])
     ]
     return _table(["kind", "count", "share"], rows, "numbers")
 
 
-def targets(summary: dict[str, Any]) -> str:
+def targets(summary: Summary) -> str:
     """The verdict's performance-target rows, each in its zone."""
-    rows = summary.get("verdict")
-    if not isinstance(rows, list) or not rows:
+    if summary.verdict is None or not summary.verdict.rows:
         return '<p class="note">No performance targets in this summary.</p>'
     cells = []
-    for r in rows:
-        value = r.get("value")
-        shown = "—" if value is None else f"{num(value)} {r.get('unit') or ''}".rstrip()
-        cells.append(
-            [escape(str(r.get("label", r.get("target", "")))), escape(shown),
-             zone_badge(str(r.get("zone", "n/a"))), escape(str(r.get("reason", "")))]
-        )  # fmt: skip
+    for r in summary.verdict.rows:
+        shown = "—" if r.value is None else f"{num(r.value)} {r.unit}".rstrip()
+        cells.append([escape(r.label), escape(shown), zone_badge(r.zone), escape(r.reason)])
     return _table(["target", "value", "zone", "reason"], cells, "targets")
 
 
-def _fig(key: Any, value: Any) -> str:
+def _fig(key: str | None, value: object) -> str:
     """A monitor figure; byte counts in MiB."""
     if (
         str(key).endswith("bytes")
@@ -218,43 +211,45 @@ def _fig(key: Any, value: Any) -> str:
     return num(value)
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, dict):
+def _scalar(value: object) -> str:
+    if isinstance(value, PhaseSamples):
+        return ", ".join(f"{k} {num(v)}" for k, v in value.items())
+    if isinstance(value, Mapping):
         return ", ".join(f"{k} {num(v)}" for k, v in value.items())
     return num(value)
 
 
-def monitor_table(summary: dict[str, Any]) -> str:
-    """The monitor's figures: one table of per-phase values (baseline, peak, final), one of
-    recovery checks, one of the rest."""
-    monitor = summary.get("monitor")
-    if not isinstance(monitor, dict) or not monitor or monitor.get("available") is False:
+def monitor_table(summary: Summary) -> str:
+    """The monitor's figures: one table of per-phase values (baseline, peak, final; those with
+    any), one of recovery checks, one of the rest."""
+    monitor = summary.monitor
+    if monitor is None or not monitor.available:
         return '<p class="note">No target monitor in this run.</p>'
-
-    def is_flat(v: Any) -> bool:
-        return isinstance(v, dict) and bool(v) and not any(isinstance(x, dict) for x in v.values())
-
-    phases = [k for k, v in monitor.items() if is_flat(v) and k != "samples"]
-    nested = [k for k, v in monitor.items() if isinstance(v, dict) and v and not is_flat(v)]
-    rest = [k for k in monitor if k not in phases and k not in nested]
+    phases = [(name, values) for name, values in monitor.phases() if values]
+    empty = [(name, values) for name, values in monitor.phases() if not values]
     out = []
     if phases:
-        keys = list(dict.fromkeys(k for p in phases for k in monitor[p]))
-        rows = [[f"<code>{escape(k)}</code>"] + [_fig(k, monitor[p].get(k)) for p in phases]
+        keys = list(dict.fromkeys(k for _, values in phases for k in values))
+        rows = [[f"<code>{escape(k)}</code>"] + [_fig(k, values.get(k)) for _, values in phases]
                 for k in keys]  # fmt: skip
-        out.append(_table(["figure", *map(escape, phases)], rows, "numbers"))
-    for name in nested:
-        inner = {k: v for k, v in monitor[name].items() if isinstance(v, dict)}
-        cols = list(dict.fromkeys(c for v in inner.values() for c in v))
-        rows = []
-        for k, v in inner.items():
-            # A check's baseline and final are in the unit of the key it measured.
-            unit_of = {c: v.get("key") if c in ("baseline", "final") else c for c in cols}
-            rows.append(
-                [escape(f"{name}: {k}")] + [escape(_fig(unit_of[c], v.get(c))) for c in cols]
-            )
-        out.append(_table(["check", *map(escape, cols)], rows, "numbers"))
-    if rest:
-        rows = [[f"<code>{escape(k)}</code>", escape(_scalar(monitor[k]))] for k in rest]
-        out.append(_table(["figure", "value"], rows, "numbers"))
+        out.append(_table(["figure", *(escape(name) for name, _ in phases)], rows, "numbers"))
+    rows = []
+    for name, r in monitor.recovery.items():
+        # A check's baseline and final are in the unit of the key it measured.
+        cells = zip(RECOVERY_COLUMNS, (r.key, r.baseline, r.final, r.recovered, r.after_s,
+                    r.growth_pct), strict=True)  # fmt: skip
+        rows.append(
+            [escape(f"recovery: {name}")]
+            + [escape(_fig(r.key if c in ("baseline", "final") else c, v)) for c, v in cells]
+        )
+    out.append(_table(["check", *RECOVERY_COLUMNS], rows, "numbers"))
+    rest: list[tuple[str, object]] = [
+        ("available", monitor.available),
+        ("samples", monitor.samples),
+        ("load_end_t", monitor.load_end_t),
+        *empty,
+        ("backend_down_samples", monitor.backend_down_samples),
+    ]
+    rows = [[f"<code>{escape(k)}</code>", escape(_scalar(v))] for k, v in rest]
+    out.append(_table(["figure", "value"], rows, "numbers"))
     return "".join(out)

@@ -4,32 +4,32 @@ findings go to the suite's <system-out>: they inform, while the thresholds decid
 
 from __future__ import annotations
 
-from typing import Any
 from xml.etree import ElementTree as ET
 
 from generator.report.diagnosis_text import finding_lines, recovery_lines, verdict_lines
+from generator.report.summary_model import Summary
 
 
-def render_junit(summary: dict[str, Any]) -> str:
-    thresholds = summary["thresholds"]
-    failures = sum(not t["ok"] for t in thresholds)
+def render_junit(summary: Summary) -> str:
+    thresholds = summary.thresholds
+    failures = sum(not t.ok for t in thresholds)
     suite = ET.Element(
         "testsuite",
-        name=f"callbench.{summary['name']}",
+        name=f"callbench.{summary.name}",
         tests=str(len(thresholds)),
         failures=str(failures),
         errors="0",
-        time=f"{summary['duration_s']:.3f}",
+        time=f"{summary.duration_s:.3f}",
     )
     for t in thresholds:
-        case = ET.SubElement(suite, "testcase", classname="callbench.thresholds", name=t["expr"])
-        if not t["ok"]:
-            value = "no data" if t["value"] is None else f"{t['value']:g}"
-            failure = ET.SubElement(case, "failure", message=f"{t['expr']} failed: {value}")
-            failure.text = t.get("note") or f"observed {value}"
-    if summary["status"] != "completed":
+        case = ET.SubElement(suite, "testcase", classname="callbench.thresholds", name=t.expr)
+        if not t.ok:
+            value = "no data" if t.value is None else f"{t.value:g}"
+            failure = ET.SubElement(case, "failure", message=f"{t.expr} failed: {value}")
+            failure.text = t.note or f"observed {value}"
+    if summary.status != "completed":
         case = ET.SubElement(suite, "testcase", classname="callbench.run", name="run completed")
-        ET.SubElement(case, "failure", message=f"run {summary['status']}")
+        ET.SubElement(case, "failure", message=f"run {summary.status}")
         suite.set("tests", str(len(thresholds) + 1))
         suite.set("failures", str(failures + 1))
     text = [*recovery_lines(summary), *verdict_lines(summary), *finding_lines(summary)]

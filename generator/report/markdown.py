@@ -5,12 +5,12 @@ verdict. Formatting only."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from generator.report.markdown_diagnosis import findings_section, monitor_section, targets_section
+from generator.report.summary_model import TREND_COLUMNS, Summary
 
 
-def _cell(value: Any) -> str:
+def _cell(value: float | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -18,60 +18,58 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_markdown(summary: dict[str, Any]) -> str:
-    calls = summary["calls"]
-    rate = summary["success_rate"]
-    verdict = "PASS" if summary["passed"] else "FAIL"
+def render_markdown(summary: Summary) -> str:
+    calls = summary.calls
+    rate = summary.success_rate
+    verdict = "PASS" if summary.passed else "FAIL"
     out = [
-        f"# Load test results — {summary['name']}",
+        f"# Load test results — {summary.name}",
         "",
-        f"**Verdict: {verdict}** · status {summary['status']} · started {summary['started_at']}",
+        f"**Verdict: {verdict}** · status {summary.status} · started {summary.started_at}",
         "",
         "## Summary",
         "",
         "| figure | value |",
         "| --- | --- |",
-        f"| total calls | {calls['total']} |",
-        f"| succeeded | {calls['succeeded']} |",
-        f"| failed | {calls['failed']} |",
+        f"| total calls | {calls.total} |",
+        f"| succeeded | {calls.succeeded} |",
+        f"| failed | {calls.failed} |",
         f"| success rate | {'—' if rate is None else f'{rate * 100:.1f}%'} |",
-        f"| duration | {summary['duration_s']:.1f} s |",
-        f"| calls/s | {summary['calls_per_s']:.2f} |",
-        f"| iterations | {summary['iterations']} |",
-        f"| dropped iterations | {summary['dropped_iterations']} |",
-        f"| peak VUs | {summary['vus_max']} |",
+        f"| duration | {summary.duration_s:.1f} s |",
+        f"| calls/s | {summary.calls_per_s:.2f} |",
+        f"| iterations | {summary.iterations} |",
+        f"| dropped iterations | {summary.dropped_iterations} |",
+        f"| peak VUs | {summary.vus_max} |",
         "",
         "## Configuration",
         "",
         "| workload | type | load model | max VUs |",
         "| --- | --- | --- | --- |",
     ]
-    for name, w in summary["workloads"].items():
-        out.append(f"| {name} | {w.get('type')} | {w.get('executor')} | {w.get('max_vus')} |")
-    out += ["", "```json", json.dumps(summary["config"], indent=2, sort_keys=True), "```", ""]
+    for name, w in summary.workloads.items():
+        out.append(f"| {name} | {w.type} | {w.executor} | {w.max_vus} |")
+    out += ["", "```json", json.dumps(summary.config, indent=2, sort_keys=True), "```", ""]
     out += [
         "## Latency percentiles (ms)",
         "",
-        "| metric | count | min | avg | p50 | p90 | p95 | p99 | max |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| metric | " + " | ".join(TREND_COLUMNS) + " |",
+        "| --- | " + " | ".join("---" for _ in TREND_COLUMNS) + " |",
     ]
-    for name, m in summary["metrics"].items():
-        cells = [m[k] for k in ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")]
-        out.append(f"| {name} | " + " | ".join(_cell(c) for c in cells) + " |")
+    for name, m in summary.metrics.items():
+        out.append(f"| {name} | " + " | ".join(_cell(c) for c in m.cells()) + " |")
     out += ["", "## Error breakdown", ""]
-    if summary["errors"]:
+    if summary.errors:
         out += ["| kind | count |", "| --- | --- |"]
-        out += [f"| {kind} | {n} |" for kind, n in summary["errors"].items()]
+        out += [f"| {kind} | {n} |" for kind, n in summary.errors.items()]
     else:
         out.append("No errors.")
     out += ["", "## Thresholds", "", "| threshold | value | result |", "| --- | --- | --- |"]
-    for t in summary["thresholds"]:
-        note = f" ({t['note']})" if t.get("note") else ""
-        out.append(
-            f"| `{t['expr']}` | {_cell(t['value'])} | {'pass' if t['ok'] else 'FAIL'}{note} |"
-        )
+    for t in summary.thresholds:
+        note = f" ({t.note})" if t.note else ""
+        out.append(f"| `{t.expr}` | {_cell(t.value)} | {'pass' if t.ok else 'FAIL'}{note} |")
     out.append("")
     out += monitor_section(summary) + targets_section(summary) + findings_section(summary)
-    zone = f" · zone {summary['zone']}: {summary['readiness']}" if "zone" in summary else ""
+    judged = summary.verdict
+    zone = "" if judged is None else f" · zone {judged.zone}: {judged.readiness}"
     out += ["## Verdict", "", f"**{verdict}**{zone}", ""]
     return "\n".join(out)

@@ -3,7 +3,7 @@ targets with their zones, and the diagnosis findings. Formatting only."""
 
 from __future__ import annotations
 
-from typing import Any
+from generator.report.summary_model import Summary
 
 # The monitor keys report.md tables, in order (the rest stay in summary.json / monitor.jsonl).
 SHOWN_KEYS = (
@@ -19,7 +19,7 @@ SHOWN_KEYS = (
 ZONE_ICON = {"green": "🟢 green", "yellow": "🟡 yellow", "red": "🔴 red", "n/a": "⚪ n/a"}
 
 
-def _fig(key: str, value: Any) -> str:
+def _fig(key: str, value: float | None) -> str:
     if value is None:
         return "—"
     if key == "rss_bytes":
@@ -29,13 +29,13 @@ def _fig(key: str, value: Any) -> str:
     )
 
 
-def monitor_section(summary: dict[str, Any]) -> list[str]:
-    monitor = summary.get("monitor") or {}
-    if not monitor.get("available"):
+def monitor_section(summary: Summary) -> list[str]:
+    monitor = summary.monitor
+    if monitor is None or not monitor.available:
         return []
-    counts = ", ".join(f"{n} {phase}" for phase, n in monitor.get("samples", {}).items())
+    counts = ", ".join(f"{n} {phase}" for phase, n in monitor.samples.items())
     out = ["## Target monitor", "", f"Samples: {counts}.", ""]
-    base, peak, final = monitor["baseline"], monitor["peak"], monitor["final"]
+    base, peak, final = monitor.baseline, monitor.peak, monitor.final
     keys = [k for k in SHOWN_KEYS if k in base or k in peak or k in final]
     if keys:
         out += ["| metric | baseline | peak under load | final |", "| --- | --- | --- | --- |"]
@@ -44,54 +44,52 @@ def monitor_section(summary: dict[str, Any]) -> list[str]:
             for k in keys
         ]
         out.append("")
-    if monitor.get("backend_down_samples"):
-        out += [f"The backend was down in {monitor['backend_down_samples']} samples.", ""]
+    if monitor.backend_down_samples:
+        out += [f"The backend was down in {monitor.backend_down_samples} samples.", ""]
     out += ["| recovery | measured | baseline | final | growth | result |"]
     out.append("| --- | --- | --- | --- | --- | --- |")
-    for name, r in monitor.get("recovery", {}).items():
-        key = r.get("key")
-        if r.get("recovered") is None:
+    for name, r in monitor.recovery.items():
+        if r.recovered is None:
             result = "not measured"
-        elif r["recovered"]:
-            result = f"recovered after {r['after_s']:.1f} s"
+        elif r.recovered:
+            result = f"recovered after {r.after_s or 0.0:.1f} s"
         else:
             result = "**not recovered**"
-        growth = "—" if r.get("growth_pct") is None else f"{r['growth_pct']:+.1f} %"
+        growth = "—" if r.growth_pct is None else f"{r.growth_pct:+.1f} %"
         out.append(
-            f"| {name} | {key or '—'} | {_fig(key or '', r.get('baseline'))} | "
-            f"{_fig(key or '', r.get('final'))} | {growth} | {result} |"
+            f"| {name} | {r.key or '—'} | {_fig(r.key or '', r.baseline)} | "
+            f"{_fig(r.key or '', r.final)} | {growth} | {result} |"
         )
     return [*out, ""]
 
 
-def targets_section(summary: dict[str, Any]) -> list[str]:
-    rows = summary.get("verdict")
-    if not rows:
+def targets_section(summary: Summary) -> list[str]:
+    verdict = summary.verdict
+    if verdict is None or not verdict.rows:
         return []
     out = [
         "## Performance targets",
         "",
-        f"Zone: **{ZONE_ICON.get(summary['zone'], summary['zone'])}** — {summary['readiness']}.",
+        f"Zone: **{ZONE_ICON[verdict.zone]}** — {verdict.readiness}.",
         "",
         "| target | value | zone | reason |",
         "| --- | --- | --- | --- |",
     ]
-    for r in rows:
-        value = "—" if r["value"] is None else f"{r['value']:,.1f} {r['unit']}".rstrip()
-        out.append(f"| {r['label']} | {value} | {ZONE_ICON.get(r['zone'], r['zone'])} | "
-                   f"{r['reason']} |")  # fmt: skip
+    for r in verdict.rows:
+        value = "—" if r.value is None else f"{r.value:,.1f} {r.unit}".rstrip()
+        out.append(f"| {r.label} | {value} | {ZONE_ICON[r.zone]} | {r.reason} |")
     return [*out, ""]
 
 
-def findings_section(summary: dict[str, Any]) -> list[str]:
-    findings = summary.get("findings")
+def findings_section(summary: Summary) -> list[str]:
+    findings = summary.findings
     if findings is None:
         return []
     out = ["## Findings", ""]
     if not findings:
         return [*out, "No failure mode diagnosed.", ""]
     for f in findings:
-        out += [f"### {f['title']} (`{f['rule']}`, {f['severity']})", ""]
-        out += [f"- {e}" for e in f["evidence"]]
-        out += ["", f"**Next step:** {f['next_step']}", "", f"Runbook: `{f['runbook']}`", ""]
+        out += [f"### {f.title} (`{f.rule}`, {f.severity})", ""]
+        out += [f"- {e}" for e in f.evidence]
+        out += ["", f"**Next step:** {f.next_step}", "", f"Runbook: `{f.runbook}`", ""]
     return out

@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from generator.errors import InvalidInput
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import evaluate
 from generator.monitor.evidence import MonitorEvidence, read_samples
 from generator.report.summary import build_summary
+from generator.report.summary_model import Summary
 from generator.scenario import scenario_from_dict
 
 
-def summary_from_run_dir(run_dir: Path) -> dict[str, Any]:
+def summary_from_run_dir(run_dir: Path) -> Summary:
     return rebuild_run(run_dir)[0]
 
 
-def rebuild_run(run_dir: Path) -> tuple[dict[str, Any], MetricsStore]:
+def rebuild_run(run_dir: Path) -> tuple[Summary, MetricsStore]:
     """The run's summary and the store rebuilt from its events.jsonl (one pass over the file)."""
     meta_path, events_path = run_dir / "run.json", run_dir / "events.jsonl"
     missing = [p.name for p in (meta_path, events_path) if not p.is_file()]

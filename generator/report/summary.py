@@ -1,5 +1,6 @@
 """The summary builder: the one place that turns a metrics store and threshold results into
-figures. Everything it returns is plain JSON (docs/summary-schema.md); renderers only format it.
+figures, a `Summary` (summary_model.py; its JSON is docs/summary-schema.md); renderers only
+format it.
 With the monitor's evidence it also carries the verdict (performance targets and zones), the
 diagnosis findings and the monitor's baseline / peak / recovery; without it, the verdict rows
 that need the target's side are `n/a` and only the generator-side rules can fire.
@@ -12,12 +13,23 @@ from typing import Any
 
 from generator.diagnosis.finding import RunEvidence
 from generator.diagnosis.rules import diagnose
-from generator.diagnosis.verdict import verdict
+from generator.diagnosis.verdict import READINESS, verdict_rows, worst
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import ThresholdResult
 from generator.monitor.evidence import MonitorEvidence
+from generator.report.summary_model import (
+    STATUSES,
+    Calls,
+    MonitorSummary,
+    Status,
+    Summary,
+    TargetRow,
+    ThresholdRow,
+    TrendFigures,
+    Verdict,
+    WorkloadInfo,
+)
 
-SCHEMA = "callbench.summary/1"
 PERCENTILES = (50, 90, 95, 99)
 # Order in which reports list the call metrics; any other trend follows alphabetically.
 MAIN_TRENDS = (
@@ -35,16 +47,41 @@ def _ms(value: float) -> float:
     return round(value, 3)
 
 
-def trend_figures(store: MetricsStore, name: str) -> dict[str, float | int]:
+def trend_figures(store: MetricsStore, name: str) -> TrendFigures:
     stats = store.trend(name)
-    figures: dict[str, float | int] = {
-        "count": stats.count,
-        "min": _ms(stats.min),
-        "avg": _ms(stats.avg),
+    p50, p90, p95, p99 = (_ms(stats.p(p)) for p in PERCENTILES)
+    return TrendFigures(
+        stats.count, _ms(stats.min), _ms(stats.avg), p50, p90, p95, p99, _ms(stats.max)
+    )
+
+
+def _status(value: object) -> Status:
+    """A run.json status; one the schema does not know (a slice's `running`: its process was
+    killed) counts as interrupted, as the merge ranks it."""
+    for status in STATUSES:
+        if value == status:
+            return status
+    return "interrupted"
+
+
+def _workloads(meta: Mapping[str, Any]) -> dict[str, WorkloadInfo]:
+    found = meta.get("workloads", {})
+    return {
+        name: WorkloadInfo(str(w["type"]), str(w["executor"]), int(w["max_vus"]))
+        for name, w in found.items()
     }
-    figures.update({f"p{p}": _ms(stats.p(p)) for p in PERCENTILES})
-    figures["max"] = _ms(stats.max)
-    return figures
+
+
+def _verdict(store: MetricsStore, evidence: MonitorEvidence) -> Verdict:
+    rows = verdict_rows(store, evidence)
+    zone = worst(rows)
+    return Verdict(
+        zone,
+        READINESS[zone],
+        tuple(
+            TargetRow(r.target, r.label, r.value, r.unit.strip(), r.zone, r.reason) for r in rows
+        ),
+    )
 
 
 def build_summary(
@@ -52,12 +89,11 @@ def build_summary(
     results: list[ThresholdResult],
     meta: Mapping[str, Any],
     monitor: MonitorEvidence | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """``meta``: name, started_at, status (completed|aborted|interrupted), scenario (dict),
-    workloads ({name: {type, executor, max_vus}}); copied into the summary as they are.
+    workloads ({name: {type, executor, max_vus}}), as run.json holds them.
     ``monitor``: the target monitor's evidence, when the run had one."""
     evidence = monitor if monitor is not None else MonitorEvidence()
-    judged = verdict(store, evidence)
     findings = diagnose(RunEvidence(store, evidence))
     duration = store.elapsed()
     outcomes = store.counter_by("calls_total", "outcome")
@@ -66,42 +102,37 @@ def build_summary(
     names = store.metric_names()
     trends = [n for n in MAIN_TRENDS if names.get(n) == "trend"]
     trends += sorted(n for n, kind in names.items() if kind == "trend" and n not in MAIN_TRENDS)
-    status = str(meta.get("status", "completed"))
+    status = _status(meta.get("status", "completed"))
     vus_series = [
         sum(row["gauges"].get(k, 0) for k in row["gauges"] if k.startswith("vus"))
         for row in store.series_rows()
     ]
-    return {
-        "schema": SCHEMA,
-        "name": meta.get("name", "run"),
-        "started_at": meta.get("started_at"),
-        "status": status,
-        "duration_s": round(duration, 3),
-        "workloads": dict(meta.get("workloads", {})),
-        "calls": {"total": total, "succeeded": succeeded, "failed": failed},
-        "success_rate": round(succeeded / total, 4) if total else None,
-        "calls_per_s": round(total / duration, 3) if duration > 0 else 0.0,
-        "iterations": store.counter("iterations"),
-        "dropped_iterations": store.counter("dropped_iterations"),
-        "vus_max": int(max(vus_series, default=0)),
-        "metrics": {name: trend_figures(store, name) for name in trends},
-        "counters": {n: store.counter(n) for n, kind in sorted(names.items()) if kind == "counter"},
-        "rates": {
+    started = meta.get("started_at")
+    return Summary(
+        name=str(meta.get("name", "run")),
+        started_at=None if started is None else str(started),
+        status=status,
+        duration_s=round(duration, 3),
+        workloads=_workloads(meta),
+        calls=Calls(total, succeeded, failed),
+        success_rate=round(succeeded / total, 4) if total else None,
+        calls_per_s=round(total / duration, 3) if duration > 0 else 0.0,
+        iterations=store.counter("iterations"),
+        dropped_iterations=store.counter("dropped_iterations"),
+        vus_max=int(max(vus_series, default=0)),
+        metrics={name: trend_figures(store, name) for name in trends},
+        counters={n: store.counter(n) for n, kind in sorted(names.items()) if kind == "counter"},
+        rates={
             n: round(store.rate(n).rate, 4) for n, kind in sorted(names.items()) if kind == "rate"
         },
-        "errors": dict(sorted(store.counter_by("errors_total", "kind").items())),
-        "thresholds": [
-            {"expr": r.expr, "value": r.value, "ok": r.ok, **({"note": r.note} if r.note else {})}
-            for r in results
-        ],
-        "passed": status == "completed" and all(r.ok for r in results),
-        "zone": judged["zone"],
-        "readiness": judged["readiness"],
-        "verdict": judged["rows"],
-        "findings": [f.as_dict() for f in findings],
-        "monitor": evidence.as_summary(),
-        "config": meta.get("scenario", {}),
-    }
+        errors=dict(sorted(store.counter_by("errors_total", "kind").items())),
+        thresholds=tuple(ThresholdRow(r.expr, r.value, r.ok, r.note) for r in results),
+        passed=status == "completed" and all(r.ok for r in results),
+        verdict=_verdict(store, evidence),
+        findings=tuple(findings),
+        monitor=MonitorSummary.from_json(evidence.as_summary(), "monitor"),
+        config=meta.get("scenario", {}),
+    )
 
 
 def live_figures(store: MetricsStore, vus: int) -> dict[str, Any]:

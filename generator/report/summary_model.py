@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from generator.diagnosis.finding import Finding, Severity
 from generator.diagnosis.verdict import Zone
+from generator.errors import InvalidInput
 from generator.monitor.evidence import Recovery
 from generator.report import summary_json as js
 from generator.report.summary_json import BadSummary
@@ -36,7 +38,7 @@ SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 # A trend's figures in the order the summary (and every table of them) lists them.
 TREND_COLUMNS = ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")
 
-__all__ = ["SCHEMA", "BadSummary", "Summary"]
+__all__ = ["SCHEMA", "BadSummary", "Summary", "read_summary"]
 
 
 @dataclass(frozen=True)
@@ -379,3 +381,13 @@ def _verdict_from_json(d: Mapping[str, Any]) -> Verdict | None:
         js.text(d, "readiness", ""),
         js.items(d, "verdict", "", TargetRow.from_json),
     )
+
+
+def read_summary(path: Path) -> Summary:
+    """A summary.json file; InvalidInput naming the file and the place in it that is wrong."""
+    try:
+        return Summary.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(str(path), [f"cannot be read as JSON: {exc}"]) from None
+    except BadSummary as exc:
+        raise InvalidInput(str(path), [f"not a {SCHEMA} summary: {exc}"]) from None

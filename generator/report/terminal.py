@@ -1,62 +1,55 @@
 """The terminal summary (the seed script's "LOAD TEST RESULTS" block) and the live progress
-line. Formatting only: every figure comes from the summary dict."""
+line. Formatting only: every figure comes from the Summary (summary_model.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from generator.report.diagnosis_text import finding_lines, recovery_lines, verdict_lines
+from generator.report.summary_model import Summary
 
 RULE = "=" * 64
 
 
-def _num(value: Any, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.1f}{unit}"
-    return f"{value:,}{unit}"
-
-
-def render_terminal(summary: dict[str, Any]) -> str:
-    calls = summary["calls"]
-    rate = summary["success_rate"]
+def render_terminal(summary: Summary) -> str:
+    calls = summary.calls
+    rate = summary.success_rate
     lines = [
         RULE,
-        f"LOAD TEST RESULTS — {summary['name']}"
-        + ("" if summary["status"] == "completed" else f" ({summary['status'].upper()})"),
+        f"LOAD TEST RESULTS — {summary.name}"
+        + ("" if summary.status == "completed" else f" ({summary.status.upper()})"),
         RULE,
-        f"Total calls:        {calls['total']}",
-        f"Succeeded:          {calls['succeeded']}",
-        f"Failed:             {calls['failed']}",
+        f"Total calls:        {calls.total}",
+        f"Succeeded:          {calls.succeeded}",
+        f"Failed:             {calls.failed}",
         f"Success rate:       {'-' if rate is None else f'{rate * 100:.1f}%'}",
-        f"Duration:           {summary['duration_s']:.1f}s",
-        f"Calls/s:            {summary['calls_per_s']:.2f}",
-        f"Peak VUs:           {summary['vus_max']}",
-        f"Dropped iterations: {summary['dropped_iterations']}",
+        f"Duration:           {summary.duration_s:.1f}s",
+        f"Calls/s:            {summary.calls_per_s:.2f}",
+        f"Peak VUs:           {summary.vus_max}",
+        f"Dropped iterations: {summary.dropped_iterations}",
     ]
-    if summary["metrics"]:
+    if summary.metrics:
         lines += ["", "LATENCY (ms)        count      p50      p90      p95      p99      max"]
-        for name, m in summary["metrics"].items():
+        for name, m in summary.metrics.items():
             lines.append(
-                f"  {name:<16} {m['count']:>7} {m['p50']:>8.0f} {m['p90']:>8.0f} "
-                f"{m['p95']:>8.0f} {m['p99']:>8.0f} {m['max']:>8.0f}"
+                f"  {name:<16} {m.count:>7} {m.p50:>8.0f} {m.p90:>8.0f} "
+                f"{m.p95:>8.0f} {m.p99:>8.0f} {m.max:>8.0f}"
             )
     lines += ["", "ERROR BREAKDOWN"]
-    if summary["errors"]:
-        lines += [f"  {kind:<28} {n:>6}" for kind, n in summary["errors"].items()]
+    if summary.errors:
+        lines += [f"  {kind:<28} {n:>6}" for kind, n in summary.errors.items()]
     else:
         lines.append("  none")
     lines += ["", "THRESHOLDS"]
-    for t in summary["thresholds"]:
-        value = "no data" if t["value"] is None else f"{t['value']:.4g}"
-        lines.append(f"  {'✓' if t['ok'] else '✗'} {t['expr']:<40} {value}")
-    if not summary["thresholds"]:
+    for t in summary.thresholds:
+        value = "no data" if t.value is None else f"{t.value:.4g}"
+        lines.append(f"  {'✓' if t.ok else '✗'} {t.expr:<40} {value}")
+    if not summary.thresholds:
         lines.append("  none")
     for block in (recovery_lines(summary), verdict_lines(summary), finding_lines(summary)):
         if block:
             lines += ["", *block]
-    lines += [RULE, f"RESULT: {'PASS' if summary['passed'] else 'FAIL'}", RULE]
+    lines += [RULE, f"RESULT: {'PASS' if summary.passed else 'FAIL'}", RULE]
     return "\n".join(lines)
 
 

@@ -15,13 +15,13 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from ping_workload import PingWorkload, start_server
-
 from generator.errors import TargetUnreachable
 from generator.report.rerender import summary_from_run_dir
 from generator.report.terminal import render_terminal
-from generator.runner import Runner
 from generator.scenario import scenario_from_dict
+from ping_workload import PingWorkload, start_server
+
+from generator.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ async def test_short_run_writes_every_report(tmp_path: Path) -> None:
         outcome = await Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False).run()
     finally:
         await server.cleanup()
-    s = outcome.summary
+    s = outcome.summary.to_json()
     assert outcome.exit_code == 1
     assert not s["passed"]
     assert s["calls"] == {"total": 8, "succeeded": 6, "failed": 2}
@@ -77,11 +77,11 @@ async def test_short_run_writes_every_report(tmp_path: Path) -> None:
         "http_503",
     ):
         assert heading in report
-    text = render_terminal(s)
+    text = render_terminal(outcome.summary)
     assert "LOAD TEST RESULTS" in text
     assert "ERROR BREAKDOWN" in text
     assert "RESULT: FAIL" in text
-    again = summary_from_run_dir(tmp_path)
+    again = summary_from_run_dir(tmp_path).to_json()
     assert again["metrics"] == s["metrics"]
     assert again["thresholds"] == s["thresholds"]
     assert again["calls"] == s["calls"]
@@ -97,8 +97,8 @@ async def test_a_run_dir_given_again_holds_only_the_new_run(tmp_path: Path) -> N
             outcome = await runner.run()
     finally:
         await server.cleanup()
-    assert outcome.summary["calls"]["total"] == 3
-    assert summary_from_run_dir(tmp_path)["calls"] == outcome.summary["calls"]  # the file agrees
+    assert outcome.summary.calls.total == 3
+    assert summary_from_run_dir(tmp_path).calls == outcome.summary.calls  # the file agrees
     events = (tmp_path / "events.jsonl").read_text().splitlines()
     assert sum('"start"' in line for line in events) == 1
 
@@ -116,7 +116,7 @@ async def test_abort_on_fail_stops_the_run(tmp_path: Path) -> None:
         await server.cleanup()
     assert time.monotonic() - began < 10
     assert outcome.exit_code == 1
-    assert outcome.summary["status"] == "aborted"
+    assert outcome.summary.status == "aborted"
 
 
 async def test_unreachable_target_raises_before_load(tmp_path: Path) -> None:

@@ -14,13 +14,16 @@ from bench.commands.drill import rehearse
 from bench.drilling.model import Drill, Expectation, find_drill, load_all
 from bench.drilling.runner import DrillResult
 from bench.drilling.table import next_step, render_result, render_table
+from generator.diagnosis.finding import Finding
+from generator.diagnosis.verdict import Zone
+from generator.report.summary_model import Calls, Summary, Verdict
 
 
 def _result(
     drill: Drill,
     *,
     fix: bool,
-    zone: str,
+    zone: Zone,
     findings: tuple[str, ...],
     code: int = 0,
     notes: tuple[str, ...] = (),
@@ -34,10 +37,35 @@ def _result(
         notes=notes,
         run_dir=Path("/tmp/nowhere"),
         exit_code=code,
-        summary={
-            "zone": zone,
-            "findings": [{"rule": f, "title": f"{f} seen", "evidence": ["grew"]} for f in findings],
-        },
+        summary=_summary(zone, findings),
+    )
+
+
+def _summary(zone: Zone, findings: tuple[str, ...]) -> Summary:
+    """A summary with only a zone and findings: what the drill's table reads of it."""
+    return Summary(
+        name="drill",
+        started_at=None,
+        status="completed",
+        duration_s=1.0,
+        workloads={},
+        calls=Calls(0, 0, 0),
+        success_rate=None,
+        calls_per_s=0.0,
+        iterations=0,
+        dropped_iterations=0,
+        vus_max=0,
+        metrics={},
+        counters={},
+        rates={},
+        errors={},
+        thresholds=(),
+        passed=True,
+        config={},
+        verdict=Verdict(zone, f"zone {zone}", ()),
+        findings=tuple(
+            Finding(f, f"{f} seen", "critical", ["grew"], f"{f}.md", "look") for f in findings
+        ),
     )
 
 
@@ -133,7 +161,7 @@ def test_a_mismatch_shows_in_the_table_and_the_result() -> None:
     assert "0/1 matched" in table
     text = render_result(drill, wrong)
     assert "MISMATCH" in text
-    assert "finding memory_leak: memory_leak seen" in text
+    assert "finding memory_leak (critical): memory_leak seen" in text
     assert "    - grew" in text
     assert "callbench drill pool-exhaustion --fix" in text
 

@@ -17,15 +17,15 @@ import pytest
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
-from ping_workload import PingWorkload, make_app  # type: ignore[import-not-found,unused-ignore]
-
 from bench.stack.postgres import PostgresInfo, start_postgres, stop_postgres
 from generator.monitor.config import MonitorConfig
 from generator.monitor.monitor import Monitor
 from generator.report.rerender import summary_from_run_dir
-from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 from mocks.backend.metrics import BackendMetrics
+from ping_workload import PingWorkload, make_app  # type: ignore[import-not-found,unused-ignore]
+
+from generator.runner import Runner
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ async def test_monitored_run_samples_every_phase(tmp_path: Path, postgres: Postg
     assert sample["backend_up"] is True
     assert sample["pg_max_connections"] == 20
     assert sample["pool_size"] == 3
-    s = outcome.summary
+    s = outcome.summary.to_json()
     assert s["monitor"]["available"] is True
     assert s["monitor"]["samples"]["load"] == len(load)
     assert s["monitor"]["recovery"]["db_connections"]["key"] == "pg_total"
@@ -128,7 +128,7 @@ async def test_monitored_run_samples_every_phase(tmp_path: Path, postgres: Postg
     assert s["zone"] in ("green", "yellow", "red"), s["verdict"]  # CPU: this busy test process
     assert next(r for r in s["verdict"] if r["target"] == "success_rate")["zone"] == "green"
     assert s["findings"] == []
-    again = summary_from_run_dir(tmp_path)
+    again = summary_from_run_dir(tmp_path).to_json()
     assert again["monitor"] == s["monitor"]
     assert again["verdict"] == s["verdict"]
     report = (tmp_path / "report.md").read_text()
@@ -161,5 +161,5 @@ async def test_a_backend_killed_mid_run_is_a_crash(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
     assert any(r["backend_up"] is False for r in rows if r["phase"] == "load")
     assert rows[-1]["backend_up"] is False
-    rules = [f["rule"] for f in outcome.summary["findings"]]
+    rules = [f["rule"] for f in outcome.summary.to_json()["findings"]]
     assert rules == ["backend_crash"]

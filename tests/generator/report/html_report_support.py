@@ -14,11 +14,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
 
+from generator.report.summary_model import Summary
+from generator.scenario import scenario_from_dict
+from generator.workloads.base import IterationContext
 from ping_workload import PingWorkload, start_server
 
 from generator.runner import Runner
-from generator.scenario import scenario_from_dict
-from generator.workloads.base import IterationContext
 
 EXPECTED_CHARTS = (
     "Active calls and VUs",
@@ -42,8 +43,8 @@ class LaggyPing(PingWorkload):
         ctx.store.add_trend("send_lag", 2.0 + ctx.rng.random() * 3.0, {"workload": self.name})
 
 
-def run_ping(out: Path, *, seconds: int, fail_every: int, seed: int) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
+def run_ping(out: Path, *, seconds: int, fail_every: int, seed: int) -> Summary:
+    async def go() -> Summary:
         server, url = await start_server(delay_s=0.04, fail_every=fail_every)
         try:
             scenario = scenario_from_dict(
@@ -106,8 +107,8 @@ def write_monitor(path: Path, *, seconds: int, leak: bool, seed: int = 1) -> Non
     path.write_text("".join(json.dumps(s) + "\n" for s in samples), encoding="utf-8")
 
 
-def with_diagnosis(summary: dict[str, Any], *, leak: bool) -> dict[str, Any]:
-    """The summary plus the fields the diagnosis adds, as it will write them."""
+def with_diagnosis(summary: Summary, *, leak: bool) -> dict[str, Any]:
+    """The summary's JSON with hand-made diagnosis sections (zone, verdict, findings, monitor)."""
     findings = [
         {
             "rule": "memory_leak",
@@ -121,7 +122,7 @@ def with_diagnosis(summary: dict[str, Any], *, leak: bool) -> dict[str, Any]:
     zone = "red" if leak else "green"
     rss_final = 104e6 if leak else 80.5e6
     return {
-        **summary,
+        **summary.to_json(),
         "zone": zone,
         "readiness": "not ready: fix the red rows first" if leak else "ready for production",
         "verdict": [

@@ -11,19 +11,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from chromium_driver import PageReport, chromium_path, inspect_page
-from html_report_support import (
-    EXPECTED_CHARTS,
-    run_ping,
-    with_diagnosis,
-    write_monitor,
-)
 
 from bench.cli import main
 from generator.report.html import render_comparison_html, render_run_html, write_html_report
 from generator.report.html_charts import chart_html
 from generator.report.html_data import Chart, Line
 from generator.report.html_sections import runbook_href
+from generator.report.summary_model import Calls, Summary, read_summary
+from tests.generator.report.html_report_support import (
+    EXPECTED_CHARTS,
+    run_ping,
+    with_diagnosis,
+    write_monitor,
+)
+from tests.support.chromium_driver import PageReport, chromium_path, inspect_page
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
@@ -84,8 +85,7 @@ def test_the_runner_page_from_its_store_equals_the_page_from_events_jsonl(
 @pytest.mark.timeout(90)
 async def test_run_report_draws_in_chromium(runs: tuple[Path, Path]) -> None:
     before = runs[0]
-    summary = json.loads((before / "summary.json").read_text(encoding="utf-8"))
-    page = write_html_report(before, summary)
+    page = write_html_report(before, read_summary(before / "summary.json"))
     assert page is not None
     html = page.read_text(encoding="utf-8")
     assert "zone: red" in html
@@ -174,7 +174,28 @@ def test_interrupted_run_still_renders(runs: tuple[Path, Path], tmp_path: Path) 
 
 
 def test_charts_without_data_show_a_note(tmp_path: Path) -> None:
-    html = render_run_html(tmp_path, {"name": "empty", "passed": False, "findings": []})
+    empty = Summary(
+        name="empty",
+        started_at=None,
+        status="interrupted",
+        duration_s=0.0,
+        workloads={},
+        calls=Calls(0, 0, 0),
+        success_rate=None,
+        calls_per_s=0.0,
+        iterations=0,
+        dropped_iterations=0,
+        vus_max=0,
+        metrics={},
+        counters={},
+        rates={},
+        errors={},
+        thresholds=(),
+        passed=False,
+        config={},
+        findings=(),
+    )
+    html = render_run_html(tmp_path, empty)
     assert "<svg" not in html
     assert html.count('class="chart-box no-data"') == len(EXPECTED_CHARTS)
     assert "No findings" in html

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from html_report_support import run_ping
 
 from bench.cli import main
+from generator.metrics.store import MetricsStore
+from generator.report.summary import build_summary
 from generator.report.summary_model import SCHEMA, BadSummary, Summary
+from tests.generator.report.html_report_support import run_ping
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 OLD_RUNS = ("monitored-run", "pre-verdict-run")
@@ -28,9 +30,10 @@ def file_text(run: str) -> str:
 
 
 def test_a_real_run_summary_round_trips(tmp_path: Path) -> None:
-    run_ping(tmp_path / "run", seconds=1, fail_every=3, seed=5)
+    summary = run_ping(tmp_path / "run", seconds=1, fail_every=3, seed=5)
     written = (tmp_path / "run" / "summary.json").read_text(encoding="utf-8")
     again = Summary.from_json(json.loads(written))
+    assert again == summary  # what the run returned is what it wrote
     assert again.dumps() + "\n" == written
     assert again.calls.failed > 0
     assert again.errors
@@ -138,3 +141,14 @@ def test_the_model_is_frozen() -> None:
     with pytest.raises(AttributeError):
         summary.passed = True  # type: ignore[misc]
     assert copy.deepcopy(summary) == summary
+
+
+def test_a_status_outside_the_schema_is_written_as_interrupted() -> None:
+    """A slice's run.json still saying `running` (its process was killed) makes a merged run
+    interrupted, never a status the schema does not have."""
+    store = MetricsStore(clock=lambda: 1.0)
+    store.add_counter("calls_total", 1, {"outcome": "succeeded"})
+    summary = build_summary(store, [], {"name": "merged", "status": "running"})
+    assert summary.status == "interrupted"
+    assert not summary.passed
+    assert Summary.from_json(summary.to_json()) == summary
