@@ -18,10 +18,10 @@ from bench.stack.postgres import start_postgres, stop_postgres
 from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.call import CallConfig, CallWorkload
-
-RealtimeServer = pytest.importorskip("mocks.realtime.server").RealtimeServer
-BackendServer = pytest.importorskip("mocks.backend.app").BackendServer
-BackendConfig = pytest.importorskip("mocks.backend.config").BackendConfig
+from mocks.backend.app import BackendServer
+from mocks.backend.config import BackendConfig
+from mocks.realtime.server import RealtimeServer
+from mocks.realtime.session_config import VadSettings
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,8 @@ async def test_twilio_voice_to_voice_is_the_vad_silence_plus_the_upstream_latenc
     # The faithful caller streams its line; the upstream's server VAD ends the turn after its
     # silence duration, the upstream answers after its injected latency: voice-to-voice is the
     # sum, as a caller on the phone lives it.
-    injected_ms, silence_ms = 300.0, 500.0  # the fake's VAD default (OpenAI's)
+    injected_ms = 300.0
+    silence_ms = float(VadSettings().silence_duration_ms)  # the fake's VAD default (OpenAI's)
     faults = {"latency": {"distribution": "fixed", "ms": injected_ms, "probability": 1.0}}
     async with (
         aiohttp.ClientSession() as http,
