@@ -1,7 +1,15 @@
 """The I/O shell of one session: shuttles frames between a ``websockets`` connection and the
 sans-I/O ``RealtimeSession``. It reads frames and hands them in with the loop's time; a sender
 task sends what falls due, sleeps until the session's next deadline or the next frame, and
-carries out closes and TCP resets. Nothing here decides anything."""
+carries out closes and TCP resets. Nothing here decides anything.
+
+Timing. asyncio's timers run late: epoll takes its timeout in whole milliseconds, rounded up,
+and ``asyncio.wait_for`` adds loop turns to cancel its inner wait, so "fixed 300 ms" left after
+300.8-302 ms before anything else was busy. The sender therefore sleeps on a bare ``call_at``
+(no ``wait_for``), and before a response's first delta (the injected latency's end, which callers
+measure) it wakes ``EARLY_S`` ahead and spins the last stretch on the loop's clock: at most that
+long, once per response, never for the paced deltas after it.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +45,9 @@ async def run_session(ws: ServerConnection, session: RealtimeSession) -> None:
         session.connection_closed(code)
 
 
+EARLY_S = 0.0015  # epoll's millisecond ceiling and a loop turn, with a little to spare
+
+
 async def _send_loop(ws: ServerConnection, session: RealtimeSession, wake: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     while True:
@@ -52,9 +63,23 @@ async def _send_loop(ws: ServerConnection, session: RealtimeSession, wake: async
                 _reset(ws)
                 return
         deadline = session.next_deadline()
-        timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
+        if deadline is None:
+            await wake.wait()
+            continue
+        precise = session.next_is_first_delta()
+        timer = loop.call_at(deadline - EARLY_S if precise else deadline, wake.set)
+        try:
+            await wake.wait()
+        finally:
+            timer.cancel()
+        if precise and deadline - loop.time() <= EARLY_S:
+            _spin_until(loop, deadline)
+
+
+def _spin_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    """Busy-wait the last stretch (at most EARLY_S) to ``deadline`` on the loop's clock."""
+    while loop.time() < deadline:
+        pass
 
 
 def _reset(ws: ServerConnection) -> None:

@@ -1,0 +1,88 @@
+"""Precision of an injected latency as a client on loopback lives it: the fake upstream runs as
+the bench runs it (``callbench mock realtime`` in its own process), a fixed 300 ms latency, and
+the time from sending ``response.create`` to receiving the first audio delta is within ±2 ms of
+300 ms at p1 and p99. Marker ``timing``: it runs alone, after the rest, on a machine at rest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.mocks.realtime.rt_api_helpers import admin
+
+LATENCY_MS = 300.0
+TOLERANCE_MS = 2.0
+RESPONSES = 100
+MANUAL = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def client_latencies(url: str, n: int) -> list[float]:
+    """``n`` responses one after another; each: send → first audio delta, in ms."""
+    out: list[float] = []
+    async with connect(f"{url}?model=gpt-realtime", compression=None, proxy=None) as ws:
+        assert json.loads(await ws.recv())["type"] == "session.created"
+        await ws.send(json.dumps({"type": "session.update", "session": MANUAL}))
+        for _ in range(n):
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "response.create"}))
+            first: float | None = None
+            async with asyncio.timeout(5):
+                while True:
+                    event = json.loads(await ws.recv())
+                    if first is None and event["type"] == "response.output_audio.delta":
+                        first = time.perf_counter()
+                    if event["type"] == "response.done":
+                        break
+            assert first is not None
+            out.append((first - sent) * 1000)
+    return out
+
+
+@pytest.mark.timing
+@pytest.mark.timeout(120)
+async def test_a_fixed_latency_arrives_within_2_ms_at_p99(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"latency": {"distribution": "fixed", "ms": LATENCY_MS}}))
+    argv = ["-m", "bench.cli", "mock", "realtime", "--port", "0", "--admin-port", "0"]
+    argv += ["--faults", str(faults), "--greeting-ms", "20", "--chunk-ms", "20"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        match = re.search(r"ws (\S+) admin (\S+)", line)
+        assert match, line
+        url, admin_url = match.groups()
+        measured = await client_latencies(url, RESPONSES)
+        _, stats = await admin("GET", f"{admin_url}/admin/stats")
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    low, p50, high = (percentile(measured, q) for q in (0.01, 0.5, 0.99))
+    summary = f"client p1 {low:.2f} p50 {p50:.2f} p99 {high:.2f} ms"
+    assert low >= LATENCY_MS - TOLERANCE_MS, summary
+    assert high <= LATENCY_MS + TOLERANCE_MS, summary
+    # The server's own account (receive → send) agrees, and is never early.
+    server = [r["create_to_first_delta_ms"] for r in stats["sessions"][0]["responses"]]
+    assert len(server) == RESPONSES
+    assert min(server) >= LATENCY_MS, server
+    assert percentile(server, 0.99) <= LATENCY_MS + TOLERANCE_MS, server
