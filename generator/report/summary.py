@@ -9,6 +9,7 @@ that need the target's side are `n/a` and only the generator-side rules can fire
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from generator.diagnosis.finding import RunEvidence
@@ -135,17 +136,31 @@ def build_summary(
     )
 
 
-def live_figures(store: MetricsStore, vus: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LiveFigures:
+    """What the live progress line shows (terminal.render_progress), once a second."""
+
+    elapsed_s: float
+    vus: int
+    iterations: int
+    succeeded: int
+    failed: int
+    errors: int
+    dropped: int
+    turn_p95_ms: float | None
+
+
+def live_figures(store: MetricsStore, vus: int) -> LiveFigures:
     """What the live progress line shows, computed here so the line only formats."""
     outcomes = store.counter_by("calls_total", "outcome")
     turn = store.trend("turn_latency")
-    return {
-        "elapsed_s": store.elapsed(),
-        "vus": vus,
-        "iterations": store.counter("iterations"),
-        "succeeded": outcomes.get("succeeded", 0),
-        "failed": outcomes.get("failed", 0),
-        "errors": store.counter("errors_total"),
-        "dropped": store.counter("dropped_iterations"),
-        "turn_p95_ms": turn.p(95) if turn.count else None,
-    }
+    return LiveFigures(
+        elapsed_s=store.elapsed(),
+        vus=vus,
+        iterations=store.counter("iterations"),
+        succeeded=outcomes.get("succeeded", 0),
+        failed=outcomes.get("failed", 0),
+        errors=store.counter("errors_total"),
+        dropped=store.counter("dropped_iterations"),
+        turn_p95_ms=turn.p(95) if turn.count else None,
+    )

@@ -3,9 +3,8 @@ line. Formatting only: every figure comes from the Summary (summary_model.py).""
 
 from __future__ import annotations
 
-from typing import Any
-
 from generator.report.diagnosis_text import finding_lines, recovery_lines, verdict_lines
+from generator.report.summary import LiveFigures
 from generator.report.summary_model import Summary
 
 RULE = "=" * 64
@@ -53,11 +52,11 @@ def render_terminal(summary: Summary) -> str:
     return "\n".join(lines)
 
 
-def render_progress(figures: dict[str, Any]) -> str:
-    p95 = figures["turn_p95_ms"]
+def render_progress(figures: LiveFigures) -> str:
+    p95 = figures.turn_p95_ms
     return (
-        f"{figures['elapsed_s']:6.1f}s  vus {figures['vus']:>4}  "
-        f"calls ok {figures['succeeded']} failed {figures['failed']}  "
-        f"iterations {figures['iterations']}  errors {figures['errors']}  "
-        f"dropped {figures['dropped']}  turn p95 {'-' if p95 is None else f'{p95:.0f}ms'}"
+        f"{figures.elapsed_s:6.1f}s  vus {figures.vus:>4}  "
+        f"calls ok {figures.succeeded} failed {figures.failed}  "
+        f"iterations {figures.iterations}  errors {figures.errors}  "
+        f"dropped {figures.dropped}  turn p95 {'-' if p95 is None else f'{p95:.0f}ms'}"
     )
