@@ -215,7 +215,7 @@ async def test_every_panel_returns_data_during_a_drill(
     run = await generator
     empty = "\n".join(f"{board} / {title}: {expr}" for board, title, expr in sorted(pending))
     assert not pending, f"panels without data after the drill (call endings {endings}):\n{empty}"
-    assert run.summary["calls"]["total"] > 0, run.summary["calls"]
+    assert run.summary.calls.total > 0, run.summary.calls
     assert _file_sd(drill_stack.generator_targets) == []  # the run withdrew when it ended
 
 
