@@ -46,13 +46,16 @@ def make_client(
     *,
     realtime_model: str = "gpt-realtime",
     realtime_tools: bool = False,
+    realtime_vad: bool = False,
 ) -> CallClient:
     """A fresh client for one call."""
     if protocol == "native":
         return NativeClient(settings, rng)
     if protocol == "twilio":
         return TwilioClient(settings, rng)
-    return RealtimeClient(settings, rng, model=realtime_model, tools=realtime_tools)
+    return RealtimeClient(
+        settings, rng, model=realtime_model, tools=realtime_tools, vad=realtime_vad
+    )
 
 
 __all__ = [

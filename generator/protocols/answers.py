@@ -5,7 +5,8 @@ time, and the read loops the two clients share on top of it.
 An answer is assistant audio of a response that *started* after the caller's turn ended (its last
 voiced frame): a response already under way then — a greeting that overlapped the caller's
 speech, the tail of an earlier answer — is read through and never counted. Each client turns its
-own events into Notes (`StreamClient.classify`) and keeps its own extras (tool calls).
+own events into Notes (`StreamClient.classify`) and keeps its own extras (tool calls). Under
+server VAD a `SilenceLine` keeps the caller's line open while it listens.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from generator.protocols.base import (
     ResponseTiming,
     ResponseTracker,
     receive,
+    send,
 )
 from generator.protocols.errors import ResponseTimeout
+from generator.protocols.pacing import Repeat, send_paced
 
 # After the barge-in bound, how long a silent line is watched for more audio before the
 # assistant counts as stopped (its audio comes paced in real time, so a chunk is never this late).
@@ -111,6 +114,36 @@ class AnswerWatch:
 
     def finish(self, at: float) -> ResponseTiming:
         return self.tracker.finish(at, self.speech_stopped_at)
+
+
+class SilenceLine:
+    """The caller's line while it listens, under server VAD: silence frames at real-time pace,
+    so the server hears the turn end (a VAD needs the silence, not the lack of frames)."""
+
+    def __init__(self, ws: ClientConnection, frame: str | bytes, clock: Clock) -> None:
+        self._ws, self._frame, self._clock = ws, frame, clock
+        self._task: asyncio.Task[float] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+
+            async def send_frame(_k: int, frame: str | bytes, _due: float) -> None:
+                await send(self._ws, frame)
+
+            frames: Repeat[str | bytes] = Repeat(self._frame)
+            self._task = asyncio.create_task(
+                send_paced(frames, send_frame, clock=self._clock, on_lag=_no_lag)
+            )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _no_lag(_lag_s: float) -> None:
+    """Silence's send lag is not the caller's speech's: not recorded."""
 
 
 class StreamClient(Protocol):
@@ -224,6 +257,7 @@ __all__ = [
     "AnswerWatch",
     "Kind",
     "Note",
+    "SilenceLine",
     "StreamClient",
     "read_answer",
     "read_barge_in",

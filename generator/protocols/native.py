@@ -8,7 +8,9 @@
 The answer to a turn is the first response that starts after the caller's last voiced frame
 (generator/protocols/answers.py): a greeting still streaming when the caller finished is read
 through, not counted. Under server VAD (`?vad=server`) the backend's `speech_stopped` gives the
-end-of-turn delay. A barge-in is over when the backend's `response.done` says `cancelled`.
+end-of-turn delay; the caller then sends no `end_of_utterance` and keeps its line open with
+silence while it listens. A barge-in is over when the backend's `response.done` says
+`cancelled`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from generator.protocols.answers import (
     AnswerWatch,
     Kind,
     Note,
+    SilenceLine,
     read_answer,
     read_barge_in,
 )
@@ -62,6 +65,7 @@ PCM_BYTES_PER_S: Final = PCM_RATE * 2
 VOICE_PATH: Final = "/ws/voice"
 END_OF_UTTERANCE: Final = json.dumps({"type": "end_of_utterance"})
 HANGUP: Final = json.dumps({"type": "hangup"})
+SILENCE: Final = bytes(PCM_FRAME_BYTES)  # 20 ms of PCM16 silence
 
 
 def encode_native(pcm: bytes) -> list[bytes]:
@@ -98,6 +102,10 @@ class NativeClient:
         self._clock = settings.clock
         self._ws: ClientConnection | None = None
         self._voiced_at = 0.0
+        # `?vad=server`: the backend's upstream hears the turn end in the audio, so the caller
+        # sends no end_of_utterance and keeps its line open (silence) while it listens.
+        self.server_vad = "vad=server" in urlsplit(self.url).query
+        self._line: SilenceLine | None = None
 
     @property
     def ws(self) -> ClientConnection:
@@ -113,6 +121,8 @@ class NativeClient:
             clock=self._clock,
             ssl_context=self.settings.ssl,
         )
+        if self.server_vad:
+            self._line = SilenceLine(self._ws, SILENCE, self._clock)
         return self._clock()
 
     async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
@@ -146,24 +156,40 @@ class NativeClient:
         await send_paced(utterance.frames, send_frame, clock=clock, on_lag=on_lag)
 
     async def end_utterance(self) -> TurnEnd:
-        await send(self.ws, END_OF_UTTERANCE)
+        if not self.server_vad:
+            await send(self.ws, END_OF_UTTERANCE)
         return TurnEnd(self._voiced_at, self._clock())
 
     async def wait_response(self) -> ResponseTiming:
         deadline = Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
-        return await read_answer(self, self._voiced_at, deadline)
+        line = self._line
+        if line is None:
+            return await read_answer(self, self._voiced_at, deadline)
+        line.start()
+        try:
+            return await read_answer(self, self._voiced_at, deadline)
+        finally:
+            await line.stop()
 
     async def barge_in(
         self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
     ) -> BargeIn:
         sender: asyncio.Task[None] | None = None
+        line = self._line
+
+        async def speak(voiced: asyncio.Future[float]) -> None:
+            if line is not None:
+                await line.stop()
+            await self._send_utterance(utterance, on_lag, voiced)
 
         def start() -> asyncio.Future[float]:
             nonlocal sender
             voiced: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            sender = asyncio.create_task(self._send_utterance(utterance, on_lag, voiced))
+            sender = asyncio.create_task(speak(voiced))
             return voiced
 
+        if line is not None:
+            line.start()
         try:
             barge, _watch = await read_barge_in(self, self._voiced_at, start, after_s, bound_s)
             if sender is not None:
@@ -171,6 +197,8 @@ class NativeClient:
         finally:
             if sender is not None and not sender.done():
                 sender.cancel()
+            if line is not None:
+                await line.stop()
         return barge
 
     async def hangup(self) -> None:

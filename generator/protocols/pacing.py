@@ -29,9 +29,10 @@ import heapq
 import itertools
 import os
 import struct
+import sys
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 from websockets.asyncio.connection import Connection
 from websockets.protocol import OPEN
@@ -80,6 +81,28 @@ async def send_paced(
         await send(k, frame, due)
         on_lag(max(0.0, clock() - due))
     return t0
+
+
+class Repeat(Sequence[T]):
+    """An endless line of one frame (a caller's silence), for `send_paced` or a `Pacer`: it ends
+    only when its sender is cancelled."""
+
+    def __init__(self, frame: T) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return sys.maxsize
+
+    @overload
+    def __getitem__(self, k: int) -> T: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[T]: ...
+    def __getitem__(self, k: int | slice) -> T | Sequence[T]:
+        return self.frame
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            yield self.frame
 
 
 class _Stream(Generic[T]):
@@ -233,6 +256,7 @@ def write_text(ws: Connection, data: bytes) -> None:
 __all__ = [
     "FRAME_S",
     "Pacer",
+    "Repeat",
     "pacer_for",
     "play_paced",
     "ready",

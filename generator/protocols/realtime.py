@@ -1,8 +1,9 @@
 """The client side of an OpenAI-Realtime-compatible upstream, spoken directly (GA event shapes).
 
 After `session.created` the client sends `session.update` (audio/pcm 24 kHz both ways,
-turn_detection null: the caller's turns end by `input_audio_buffer.commit`, not by server VAD) and
-a `response.create`, which makes the assistant greet. A turn is `input_audio_buffer.append`
+turn_detection null: the caller's turns end by `input_audio_buffer.commit` — or, with `vad`,
+OpenAI's server VAD, the caller then streaming silence while it listens) and a `response.create`,
+which makes the assistant greet. A turn is `input_audio_buffer.append`
 messages (20 ms of base64 PCM16 each, built once per workload), then `commit` and
 `response.create`; the answer's audio is `response.output_audio.delta` (`response.audio.delta` in
 the beta shape) and it ends at `response.done`.
@@ -35,6 +36,7 @@ from generator.protocols.answers import (
     AnswerWatch,
     Kind,
     Note,
+    SilenceLine,
     read_answer,
     read_barge_in,
 )
@@ -68,6 +70,8 @@ AUDIO_DELTAS: Final = frozenset({"response.output_audio.delta", "response.audio.
 COMMIT: Final = json.dumps({"type": "input_audio_buffer.commit"})
 RESPONSE_CREATE: Final = json.dumps({"type": "response.create"})
 _APPEND_PREFIX: Final = '{"type":"input_audio_buffer.append","audio":"'
+SERVER_VAD: Final = {"type": "server_vad", "create_response": True, "interrupt_response": True}
+SILENCE: Final = _APPEND_PREFIX + base64.b64encode(bytes(PCM_FRAME_BYTES)).decode() + '"}'
 INSTRUCTIONS: Final = "You are the phone assistant of a dental practice. Be brief."
 
 TOOLS: Final[list[dict[str, Any]]] = [
@@ -115,13 +119,19 @@ def realtime_url(url: str, model: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def session_update(tools: bool) -> str:
+def session_update(tools: bool, vad: bool = False) -> str:
+    """The session as the caller wants it; ``vad``: the upstream's server VAD ends the turns
+    (OpenAI's defaults) and cuts its response short when the caller barges in."""
+    turn_detection = SERVER_VAD if vad else None
     session: dict[str, Any] = {
         "type": "realtime",
         "output_modalities": ["audio"],
         "instructions": INSTRUCTIONS,
         "audio": {
-            "input": {"format": {"type": "audio/pcm", "rate": PCM_RATE}, "turn_detection": None},
+            "input": {
+                "format": {"type": "audio/pcm", "rate": PCM_RATE},
+                "turn_detection": turn_detection,
+            },
             "output": {"format": {"type": "audio/pcm", "rate": PCM_RATE}},
         },
     }
@@ -152,10 +162,13 @@ class RealtimeClient:
         *,
         model: str = "gpt-realtime",
         tools: bool = False,
+        vad: bool = False,
     ) -> None:
         self.settings = settings
         self.url = realtime_url(settings.url, model)
         self.tools = tools
+        self.server_vad = vad
+        self._line: SilenceLine | None = None
         self._clock = settings.clock
         self._ws: ClientConnection | None = None
         self._voiced_at = 0.0
@@ -176,6 +189,8 @@ class RealtimeClient:
             clock=self._clock,
             ssl_context=self.settings.ssl,
         )
+        if self.server_vad:
+            self._line = SilenceLine(self._ws, SILENCE, self._clock)
         return self._clock()
 
     async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
@@ -188,7 +203,7 @@ class RealtimeClient:
                 if event.get("type") == "session.created":
                     break
                 _raise_if_error(event)
-        await send(ws, session_update(self.tools))
+        await send(ws, session_update(self.tools, self.server_vad))
         if mode == "none":  # an upstream never greets unasked: the caller speaks first
             return None
         await send(ws, RESPONSE_CREATE)
@@ -219,25 +234,41 @@ class RealtimeClient:
         await send_paced(utterance.frames, send_frame, clock=clock, on_lag=on_lag)
 
     async def end_utterance(self) -> TurnEnd:
-        await send(self.ws, COMMIT)
-        await send(self.ws, RESPONSE_CREATE)
+        if not self.server_vad:  # else the upstream hears the turn end in the audio
+            await send(self.ws, COMMIT)
+            await send(self.ws, RESPONSE_CREATE)
         return TurnEnd(self._voiced_at, self._clock())
 
     async def wait_response(self) -> ResponseTiming:
         deadline = Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
-        return await read_answer(self, self._voiced_at, deadline)
+        line = self._line
+        if line is None:
+            return await read_answer(self, self._voiced_at, deadline)
+        line.start()
+        try:
+            return await read_answer(self, self._voiced_at, deadline)
+        finally:
+            await line.stop()
 
     async def barge_in(
         self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
     ) -> BargeIn:
         sender: asyncio.Task[None] | None = None
+        line = self._line
+
+        async def speak(voiced: asyncio.Future[float]) -> None:
+            if line is not None:
+                await line.stop()
+            await self._send_utterance(utterance, on_lag, voiced)
 
         def start() -> asyncio.Future[float]:
             nonlocal sender
             voiced: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            sender = asyncio.create_task(self._send_utterance(utterance, on_lag, voiced))
+            sender = asyncio.create_task(speak(voiced))
             return voiced
 
+        if line is not None:
+            line.start()
         try:
             barge, _watch = await read_barge_in(self, self._voiced_at, start, after_s, bound_s)
             if sender is not None:
@@ -245,6 +276,8 @@ class RealtimeClient:
         finally:
             if sender is not None and not sender.done():
                 sender.cancel()
+            if line is not None:
+                await line.stop()
         return barge
 
     async def hangup(self) -> None:

@@ -23,9 +23,8 @@ import asyncio
 import base64
 import json
 import random
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any, Final, overload
+from collections.abc import Callable
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -63,7 +62,7 @@ from generator.protocols.errors import (
     SessionFailed,
     classify_session,
 )
-from generator.protocols.pacing import play_paced, ready, write_text
+from generator.protocols.pacing import Repeat, play_paced, ready, write_text
 from generator.protocols.playback import Playback, Segment
 
 MEDIA_PATH: Final = "/media-stream"
@@ -95,22 +94,8 @@ def _sid(prefix: str, rng: random.Random) -> str:
     return prefix + f"{rng.getrandbits(128):032x}"
 
 
-class _Endless(Sequence[str]):
-    """The line's frame sequence for the pacer: never ends (the hang-up cancels it); what each
-    frame carries is decided when it is sent."""
-
-    def __len__(self) -> int:
-        return sys.maxsize
-
-    @overload
-    def __getitem__(self, k: int) -> str: ...
-    @overload
-    def __getitem__(self, k: slice) -> Sequence[str]: ...
-    def __getitem__(self, k: int | slice) -> str | Sequence[str]:
-        return ""
-
-
-ENDLESS: Final = _Endless()
+# The line's frames for the pacer: what each one carries is decided when it is sent (`_frame`).
+ENDLESS: Final = Repeat("")
 
 
 class TwilioClient:

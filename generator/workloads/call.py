@@ -101,6 +101,8 @@ class CallConfig(WsOptions):
     response_timeout_s: float = Field(default=15.0, gt=0)
     realtime_model: str = "gpt-realtime"
     realtime_tools: bool = False  # declare check_availability / book_appointment (realtime only)
+    # realtime only: the upstream's server VAD ends the turns (and stops at a barge-in)
+    realtime_vad: bool = False
     greeting: GreetingMode = "auto"
     # Twilio: an assistant turn is over when the line has been quiet (nothing playing, nothing
     # arriving) this long; the line's silence is seeded low-level noise with line_noise.
@@ -177,6 +179,7 @@ class CallWorkload:
             ctx.rng,
             realtime_model=config.realtime_model,
             realtime_tools=config.realtime_tools,
+            realtime_vad=config.realtime_vad,
         )
 
         def on_lag(lag_s: float) -> None:

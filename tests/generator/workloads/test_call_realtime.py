@@ -18,9 +18,7 @@ import pytest
 from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.call import CallConfig, CallWorkload
-
-server_module = pytest.importorskip("mocks.realtime.server")
-RealtimeServer = server_module.RealtimeServer
+from mocks.realtime.server import RealtimeServer
 
 
 @pytest.fixture
@@ -159,3 +157,36 @@ async def test_stalled_answer(upstream: Any) -> None:
     await call
     assert store.counter_by("errors_total", "kind") == {"response_timeout": 1}
     assert store.trend("greeting_latency").count == 1
+
+
+async def test_server_vad_shows_the_end_of_turn_delay(upstream: Any) -> None:
+    store = MetricsStore()
+    await _calls(_workload(upstream, realtime_vad=True), store)
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 0}, (
+        store.tag_sets("errors_total")
+    )
+    delay, turn = store.trend("end_of_turn_delay"), store.trend("turn_latency")
+    assert delay.count == turn.count == 2
+    # The fake's VAD (OpenAI's default) waits 500 ms of silence; the caller's line sends it.
+    # Its level (-30 dBFS) is above the caller's voiced mark (-40 dBFS), so the fading last
+    # frame or two of a syllable may already count as its silence: up to 40 ms less.
+    assert 460 <= delay.min <= delay.max <= 540, delay
+    # The answer comes after the VAD's turn end, turn by turn.
+    assert turn.min >= delay.min
+    assert turn.max >= delay.max
+
+
+async def test_barge_in_is_cut_short_by_the_upstreams_vad() -> None:
+    async with RealtimeServer(seed=1, greeting_ms=200, answer_ms=4000) as server:
+        barge = {"probability": 1.0, "after_ms": 300, "bound_ms": 1500}
+        workload = _workload(server, realtime_vad=True, barge_in=barge)
+        store = MetricsStore()
+        await _calls(workload, store)
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 0}, (
+        store.tag_sets("errors_total")
+    )
+    reaction = store.trend("barge_in_reaction")
+    assert reaction.count == 1
+    assert 0 < reaction.max < 300, reaction
+    assert store.counter("barge_in_ignored") == 0
+    assert store.trend("turn_latency").count == 2
