@@ -18,7 +18,7 @@ under today's, while its summary must still read.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -26,9 +26,9 @@ from typing import Any, Literal, get_args
 from generator.diagnosis.finding import Finding, Severity
 from generator.diagnosis.verdict import Zone
 from generator.errors import InvalidInput
-from generator.monitor.evidence import Recovery
 from generator.report import summary_json as js
 from generator.report.summary_json import BadSummary
+from generator.report.summary_monitor import MonitorSummary, PhaseSamples, RecoveryChecks
 
 SCHEMA = "callbench.summary/1"
 Status = Literal["completed", "aborted", "interrupted"]
@@ -38,7 +38,15 @@ SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 # A trend's figures in the order the summary (and every table of them) lists them.
 TREND_COLUMNS = ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")
 
-__all__ = ["SCHEMA", "BadSummary", "Summary", "read_summary"]
+__all__ = [
+    "SCHEMA",
+    "BadSummary",
+    "MonitorSummary",
+    "PhaseSamples",
+    "RecoveryChecks",
+    "Summary",
+    "read_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -182,90 +190,6 @@ def finding_from_json(value: object, where: str) -> Finding:
         runbook=js.text(d, "runbook", where),
         next_step=js.text(d, "next_step", where),
     )
-
-
-def recovery_from_json(value: object, where: str) -> Recovery:
-    d = js.obj(value, where)
-    return Recovery(
-        key=js.opt_text(d, "key", where),
-        baseline=js.opt_number(d, "baseline", where),
-        final=js.opt_number(d, "final", where),
-        recovered=js.opt_flag(d, "recovered", where),
-        after_s=js.opt_number(d, "after_s", where),
-        growth_pct=js.opt_number(d, "growth_pct", where),
-    )
-
-
-@dataclass(frozen=True)
-class PhaseSamples:
-    baseline: int
-    load: int
-    cooldown: int
-
-    def items(self) -> tuple[tuple[str, int], ...]:
-        return (("baseline", self.baseline), ("load", self.load), ("cooldown", self.cooldown))
-
-
-@dataclass(frozen=True)
-class RecoveryChecks:
-    memory: Recovery
-    db_connections: Recovery
-
-    def items(self) -> tuple[tuple[str, Recovery], ...]:
-        return (("memory", self.memory), ("db_connections", self.db_connections))
-
-
-@dataclass(frozen=True)
-class MonitorSummary:
-    """The target monitor's section (docs/monitor.md): samples per phase, and per monitor key
-    the baseline median, the peak under load and the last sample."""
-
-    available: bool
-    samples: PhaseSamples
-    load_end_t: float | None
-    baseline: Mapping[str, float]
-    peak: Mapping[str, float]
-    final: Mapping[str, float]
-    backend_down_samples: int
-    recovery: RecoveryChecks
-
-    def phases(self) -> Iterator[tuple[str, Mapping[str, float]]]:
-        yield from (("baseline", self.baseline), ("peak", self.peak), ("final", self.final))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "available": self.available,
-            "samples": dict(self.samples.items()),
-            "load_end_t": self.load_end_t,
-            "baseline": dict(self.baseline),
-            "peak": dict(self.peak),
-            "final": dict(self.final),
-            "backend_down_samples": self.backend_down_samples,
-            "recovery": {name: r.as_dict() for name, r in self.recovery.items()},
-        }
-
-    @staticmethod
-    def from_json(value: object, where: str) -> MonitorSummary:
-        d = js.obj(value, where)
-        samples = js.obj(d.get("samples"), f"{where}.samples")
-        recovery = js.obj(d.get("recovery"), f"{where}.recovery")
-        here = f"{where}.recovery"
-        counts = [
-            js.integer(samples, p, f"{where}.samples") for p in ("baseline", "load", "cooldown")
-        ]
-        return MonitorSummary(
-            available=js.flag(d, "available", where),
-            samples=PhaseSamples(*counts),
-            load_end_t=js.opt_number(d, "load_end_t", where),
-            baseline=js.mapping(d, "baseline", where, js.as_number),
-            peak=js.mapping(d, "peak", where, js.as_number),
-            final=js.mapping(d, "final", where, js.as_number),
-            backend_down_samples=js.integer(d, "backend_down_samples", where),
-            recovery=RecoveryChecks(
-                recovery_from_json(recovery.get("memory"), f"{here}.memory"),
-                recovery_from_json(recovery.get("db_connections"), f"{here}.db_connections"),
-            ),
-        )
 
 
 @dataclass(frozen=True)
