@@ -86,6 +86,8 @@ class UpstreamSession:
         self._replay: deque[str] = deque()  # caller audio the upstream has not committed yet
         self._replay_bytes = 0
         self._expired = False  # the upstream said the session reached its maximum duration
+        # Events sent while a new session is being opened, for that session (None: not opening).
+        self._held: list[dict[str, Any]] | None = None
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -110,7 +112,7 @@ class UpstreamSession:
             # buffer is, here, the upstream still talking.
             interrupt=not config.ignore_barge_in,
         )
-        await self._send(update)
+        await self._write(update)
 
     # -- caller to upstream -------------------------------------------------------------------
 
@@ -118,8 +120,11 @@ class UpstreamSession:
         self._appended = True
         self._replay.append(b64)
         self._replay_bytes += len(b64) * 3 // 4
-        while self._replay_bytes > MAX_REPLAY_MS * BYTES_PER_MS[self.audio_format]:
+        limit = MAX_REPLAY_MS * BYTES_PER_MS[self.audio_format]
+        while self._held is None and self._replay_bytes > limit:
             self._replay_bytes -= len(self._replay.popleft()) * 3 // 4
+        if self._held is not None:
+            return  # a new session is opening: the replay carries this audio to it
         await self._send({"type": "input_audio_buffer.append", "audio": b64})
 
     async def truncate(self, played_ms: int) -> None:
@@ -163,6 +168,13 @@ class UpstreamSession:
             self._waiting_since = self._state.clock()
 
     async def _send(self, event: dict[str, Any]) -> None:
+        """Send now, or, while a new session is being opened, hold it for that session."""
+        if self._held is not None:
+            self._held.append(event)
+            return
+        await self._write(event)
+
+    async def _write(self, event: dict[str, Any]) -> None:
         ws = self._ws
         if ws is None or ws.closed:
             raise CallFailed("upstream_error", "the AI service connection is closed", "dropped")
@@ -223,11 +235,23 @@ class UpstreamSession:
         answer_due = self._waiting_since is not None or self._in_response or self._busy
         self._in_response = self._busy = self._deferred = False
         self._audio_item, self._calls = None, {}
-        await self._open()
-        await self._send(resume_item("".join(self._said)))
-        for b64 in self._replay:
-            await self._send({"type": "input_audio_buffer.append", "audio": b64})
-        if answer_due:
+        # The caller goes on talking meanwhile: what is sent before the new session is ready
+        # waits for it (audio through the replay, anything else held).
+        self._held = []
+        try:
+            await self._open()
+            await self._write(resume_item("".join(self._said)))
+            sent = 0  # the replay grows while it is written: the caller is still talking
+            while sent < len(self._replay):
+                b64 = self._replay[sent]
+                await self._write({"type": "input_audio_buffer.append", "audio": b64})
+                sent += 1
+            held, self._held = self._held, None
+            for event in held:
+                await self._write(event)
+        finally:
+            self._held = None
+        if answer_due and not self._busy:
             self._waiting_since = None
             await self.request_response()
 
@@ -271,6 +295,8 @@ class UpstreamSession:
         elif kind in TRANSCRIPT_DELTAS:
             text = str(event.get("delta", ""))
             self._said.append(text)
+            if len(self._said) > 1000:  # a resumed session is told the last words only
+                self._said = ["".join(self._said)[-4000:]]
             await sink.transcript(str(event.get("response_id", "")), text)
         elif kind == "input_audio_buffer.committed":
             self._replay.clear()
