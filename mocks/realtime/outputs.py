@@ -30,3 +30,11 @@ class Reset:
 
 
 Output = Send | Close | Reset
+
+# One response as it will go out: each output at its offset (seconds) from the response's start.
+Timeline = list[tuple[float, Output]]
+
+
+def kind_of(output: Output) -> str:
+    """The event type an output sends ("" for a close or a reset)."""
+    return str(output.event.get("type", "")) if isinstance(output, Send) else ""

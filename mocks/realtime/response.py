@@ -1,8 +1,10 @@
 """One response as a timeline: every server event it sends, each at an offset (seconds) from the
-moment the response was asked for, shaped by the reply the script chose and the faults drawn for
-it. ``rate_limits.updated`` follows ``response.created`` (OpenAI sends it at a response's start).
-Audio deltas are paced at real time (one chunk every chunk_ms, times the slow-audio factor),
-after the injected latency; a drop cuts the timeline mid-response with a close or a reset.
+moment the response was asked for. The healthy response follows the reply the script chose:
+``response.created``, then ``rate_limits.updated`` (OpenAI sends it at a response's start), then
+the audio deltas paced at real time (one chunk every chunk_ms) or the function call, then the
+``done`` events. Each fault drawn for the response then reshapes it (its own file in ``faults/``
+says how: a latency delays it, a drop cuts it, slow audio stretches it, a stall or a rate limit
+replaces it).
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mocks.realtime.events import EventFactory, rate_limits, usage
+from mocks.realtime.events import Event, EventFactory, rate_limits, usage
+from mocks.realtime.faults.base import ShapeContext
 from mocks.realtime.faults.plan import ResponsePlan
-from mocks.realtime.outputs import Close, Output, Reset, Send
+from mocks.realtime.outputs import Send, Timeline, kind_of
 from mocks.realtime.script import Reply, ReplyKind
 from mocks.realtime.session_config import SessionSettings
 from mocks.realtime.speech import speech
 
-Timeline = list[tuple[float, Output]]
 TOKENS_PER_AUDIO_SECOND = 10
 
 
@@ -94,31 +96,44 @@ def build_timeline(
     settings: SessionSettings,
     chunk_ms: int,
 ) -> Timeline:
-    """Every output of the response, at its offset from the response's start."""
-    rid, item = active.response_id, active.item
+    """Every output of the response, at its offset from the response's start: the healthy
+    response (only its start when an exclusive fault replaces it), reshaped by each effect."""
+    rid = active.response_id
     # rate_limits.updated comes at the start of a response, with its tokens reserved (OpenAI).
-    remaining = (0, 0) if plan.rate_limited else (4999, 399000)
+    limits = f.make("rate_limits.updated", rate_limits=rate_limits(4999, 399000))
     timeline: Timeline = [
         (0.0, Send(f.make("response.created", response=_in_progress(active, settings)), rid)),
-        (0.0, Send(f.make("rate_limits.updated", rate_limits=rate_limits(*remaining)), rid)),
+        (0.0, Send(limits, rid)),
     ]
-    if plan.rate_limited:
-        return timeline + _rate_limited(f, active, settings)
-    if plan.stalled:
-        return timeline
+    if not plan.exclusive:
+        timeline += _healthy(f, active, reply, settings, chunk_ms)
+
+    def done(status: str, details: dict[str, Any] | None, tokens: tuple[int, int]) -> Event:
+        response = response_object(
+            rid, active.conversation_id, settings, status, [], details, tokens
+        )
+        return f.make("response.done", response=response)
+
+    ctx = ShapeContext(f, rid, done)
+    for effect in plan.effects:
+        timeline = effect.shape(timeline, ctx)
+    return timeline
+
+
+def _healthy(
+    f: EventFactory, active: ActiveResponse, reply: Reply, settings: SessionSettings, chunk_ms: int
+) -> Timeline:
+    rid, item = active.response_id, active.item
     added = {"response_id": rid, "output_index": 0, "item": item}
-    timeline.append((0.0, Send(f.make("response.output_item.added", **added), rid)))
+    timeline: Timeline = [(0.0, Send(f.make("response.output_item.added", **added), rid))]
     created = "conversation.item.created" if f.beta else "conversation.item.added"
     timeline.append((0.0, Send(f.make(created, previous_item_id=None, item=item), rid)))
-    start = plan.latency_ms / 1000
     if reply.kind is ReplyKind.FUNCTION_CALL:
-        body, end = _function_call(f, active, reply, start)
+        body, end = _function_call(f, active, reply)
         tokens = (40, 20)
     else:
-        body, end = _audio(f, active, reply, settings, start, chunk_ms, plan.slow_factor)
+        body, end = _audio(f, active, reply, settings, chunk_ms)
         tokens = (40, math.ceil(reply.audio_ms / 1000 * TOKENS_PER_AUDIO_SECOND))
-    if plan.drop is not None:
-        return timeline + _cut(body, plan, rid)
     timeline += body
     done_item = dict(item, status="completed")
     if reply.kind is ReplyKind.FUNCTION_CALL:
@@ -137,40 +152,24 @@ def build_timeline(
     return timeline
 
 
-def playback_end_offset(reply: Reply, plan: ResponsePlan, chunk_ms: int) -> float:
+def playback_end_offset(timeline: Timeline, reply: Reply, chunk_ms: int) -> float:
     """When, from the response's start, a caller playing its audio in real time has heard it all
-    (the idle timeout counts from there)."""
-    start = plan.latency_ms / 1000
-    if plan.rate_limited or plan.stalled or reply.kind is ReplyKind.FUNCTION_CALL:
-        return start
-    n = max(1, math.ceil(reply.audio_ms / chunk_ms))
-    last_delta = (n - 1) * chunk_ms * plan.slow_factor / 1000
-    return start + max(reply.audio_ms / 1000, last_delta + chunk_ms / 1000)
+    (the idle timeout counts from there); without audio, when its last event goes out."""
+    audio = [at for at, out in timeline if kind_of(out) in AUDIO_DELTAS]
+    if not audio:
+        return max((at for at, _ in timeline), default=0.0)
+    first, last = audio[0], audio[-1]
+    return first + max(reply.audio_ms / 1000, last - first + chunk_ms / 1000)
+
+
+AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 
 
 def _in_progress(active: ActiveResponse, settings: SessionSettings) -> dict[str, Any]:
     return response_object(active.response_id, active.conversation_id, settings, "in_progress", [])
 
 
-def _rate_limited(
-    f: EventFactory, active: ActiveResponse, settings: SessionSettings
-) -> list[tuple[float, Output]]:
-    message = "Rate limit reached for requests. Please try again in 1s."
-    error = f.error("rate_limit_exceeded", message, error_type="rate_limit_error")
-    details = {
-        "type": "failed",
-        "error": {"type": "rate_limit_error", "code": "rate_limit_exceeded", "message": message},
-    }
-    failed = response_object(
-        active.response_id, active.conversation_id, settings, "failed", [], details, (0, 0)
-    )
-    done = f.make("response.done", response=failed)
-    return [(0.0, Send(error)), (0.0, Send(done, active.response_id, ends_response=True))]
-
-
-def _function_call(
-    f: EventFactory, active: ActiveResponse, reply: Reply, start: float
-) -> tuple[Timeline, float]:
+def _function_call(f: EventFactory, active: ActiveResponse, reply: Reply) -> tuple[Timeline, float]:
     item = active.item
     common = {
         "response_id": active.response_id,
@@ -186,7 +185,7 @@ def _function_call(
         arguments=reply.arguments,
     )
     rid = active.response_id
-    return [(start, Send(delta, rid, first_delta=True)), (start, Send(done, rid))], start
+    return [(0.0, Send(delta, rid, first_delta=True)), (0.0, Send(done, rid))], 0.0
 
 
 def _audio(
@@ -194,9 +193,7 @@ def _audio(
     active: ActiveResponse,
     reply: Reply,
     settings: SessionSettings,
-    start: float,
     chunk_ms: int,
-    slow_factor: float,
 ) -> tuple[Timeline, float]:
     rid = active.response_id
     fmt = settings.output_format
@@ -211,7 +208,7 @@ def _audio(
     timeline: Timeline = [(0.0, Send(added, rid))]
     audio = speech(fmt, reply.audio_ms, 0 if reply.kind is ReplyKind.GREETING else 1)
     chunk = fmt.bytes_for_ms(chunk_ms)
-    step = chunk_ms * slow_factor / 1000
+    step = chunk_ms / 1000
     n = max(1, math.ceil(len(audio) / chunk))
     # Spread the transcript's words over the audio, as a model speaks them.
     words = reply.transcript.split(" ")
@@ -219,7 +216,7 @@ def _audio(
     for j, word in enumerate(words):
         words_at.setdefault(j * n // len(words), []).append(word)
     for i in range(n):
-        at = start + i * step
+        at = i * step
         payload = base64.b64encode(audio[i * chunk : (i + 1) * chunk]).decode("ascii")
         delta = f.make("response.output_audio.delta", **common, delta=payload)
         timeline.append((at, Send(delta, rid, first_delta=(i == 0))))
@@ -227,7 +224,7 @@ def _audio(
             text = (" " if i else "") + " ".join(words_at[i])
             event = f.make("response.output_audio_transcript.delta", **common, delta=text)
             timeline.append((at, Send(event, rid)))
-    end = start + (n - 1) * step
+    end = (n - 1) * step
     transcript_done = f.make(
         "response.output_audio_transcript.done", **common, transcript=reply.transcript
     )
@@ -240,32 +237,3 @@ def _audio(
         (end, Send(part_done, rid)),
     ]
     return timeline, end
-
-
-def _cut(body: Timeline, plan: ResponsePlan, response_id: str) -> Timeline:
-    """The body up to the drop point (at least the first delta is sent), then the drop."""
-    deltas = [i for i, (_, out) in enumerate(body) if _kind(out) in DELTAS]
-    keep = max(1, math.ceil(plan.drop_at * len(deltas)))
-    last = deltas[min(keep, len(deltas)) - 1]
-    # The transcript delta that went out with the last audio delta goes too.
-    if last + 1 < len(body) and _kind(body[last + 1][1]).endswith("transcript.delta"):
-        last += 1
-    drop: Output = (
-        Close(1011, "upstream internal error", response_id)
-        if plan.drop == "close_1011"
-        else Reset(response_id)
-    )
-    return [*body[: last + 1], (body[last][0], drop)]
-
-
-DELTAS = frozenset(
-    {
-        "response.output_audio.delta",
-        "response.audio.delta",
-        "response.function_call_arguments.delta",
-    }
-)
-
-
-def _kind(out: Output) -> str:
-    return str(out.event.get("type", "")) if isinstance(out, Send) else ""

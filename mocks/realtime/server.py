@@ -31,9 +31,9 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State as WsState
 
 from mocks.errors import ConfigError
-from mocks.faults import roll
 from mocks.realtime.connection import run_session
 from mocks.realtime.faults import FaultsConfig, parse_faults
+from mocks.realtime.faults.plan import draw_handshake, refusal
 from mocks.realtime.metrics import RealtimeMetrics
 from mocks.realtime.script import ScriptConfig
 from mocks.realtime.session import RealtimeSession
@@ -161,19 +161,15 @@ class RealtimeServer:
         if url.path.rstrip("/") != PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, f"no such path; use {PATH}\n")
         self._attempts += 1
-        if (refusal := self._check_key(request.headers)) is not None:
+        if (unauthorized := self._check_key(request.headers)) is not None:
             self.stats.rejections["unauthorized"] += 1
             self.stats.handshakes.append(HandshakeRecord(self._attempts, "unauthorized"))
             self.metrics.rejected("unauthorized")
-            return refusal
-        faults = self.faults
-        refused = roll(self.rng, faults.handshake_429.probability if faults.handshake_429 else 0.0)
+            return unauthorized
+        drawn = draw_handshake(self.faults, self.rng)
         session_seed = self.rng.getrandbits(64)
-        if refused and faults.handshake_429 is not None:
-            return self._reject("handshake_429", faults.handshake_429.retry_after_s, connection)
-        cap = faults.session_cap
-        if cap is not None and self._open_sessions() >= cap.max_sessions:
-            return self._reject("session_cap", cap.retry_after_s, connection)
+        if (refused := refusal(drawn, self._open_sessions)) is not None:
+            return self._reject(refused.reason, refused.retry_after_s, connection)
         self._sessions += 1
         model = parse_qs(url.query).get("model", [DEFAULT_MODEL])[0]
         beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "")

@@ -24,7 +24,8 @@ from mocks.realtime.client_events import BadEvent, field_of, parse_client_event
 from mocks.realtime.conversation import Conversation
 from mocks.realtime.events import Event, EventFactory, beta_refusal, session_expired
 from mocks.realtime.faults import FaultsConfig
-from mocks.realtime.faults.plan import draw_response_plan
+from mocks.realtime.faults.base import SessionOptions
+from mocks.realtime.faults.plan import draw_response_plan, session_options
 from mocks.realtime.outputs import Close, Output, Reset, Send
 from mocks.realtime.response import (
     ActiveResponse,
@@ -40,7 +41,7 @@ from mocks.realtime.stats import NullListener, ResponseRecord, SessionListener, 
 from mocks.realtime.vad import ServerVad, SpeechStarted
 
 MIN_COMMIT_MS = 100.0
-DEFAULT_MAX_DURATION_S = 3600.0  # OpenAI closes a Realtime session after 60 minutes
+DEFAULT_MAX_DURATION_S = SessionOptions().max_duration_s  # OpenAI's 60 minutes
 logger = logging.getLogger(__name__)
 
 
@@ -80,16 +81,15 @@ class RealtimeSession:
         self._conversation = Conversation(self._f, self._script)
         self._active: ActiveResponse | None = None
         self._active_record: ResponseRecord | None = None
-        config = faults()
-        if beta and not (legacy_beta or config.legacy_beta is not None):
+        options = session_options(faults(), SessionOptions(legacy_beta=legacy_beta))
+        if beta and not options.legacy_beta:
             error, close = beta_refusal(self._f)
             self._push(now, Send(error))
             self._push(now, close)
             return
         self._push(now, Send(self._f.make("session.created", session=self._rendered())))
         self._reset_vad(now)
-        cap = config.session_max_duration
-        max_s = cap.seconds if cap is not None else DEFAULT_MAX_DURATION_S
+        max_s = options.max_duration_s
         self._push(now + max_s, Timer(lambda at: self._expire(at, max_s)))
 
     # -- the shell's interface ------------------------------------------------------------------
@@ -271,22 +271,21 @@ class RealtimeSession:
         self._disarm_idle()
         plan = draw_response_plan(self._faults(), self._rng)
         f = self._f
-        if plan.rate_limited:
-            reply = Reply(ReplyKind.ANSWER)  # refused before the script moves on
-        else:
+        if plan.keeps_reply:
             reply = self._script.next_reply(self.settings.tool_names)
-        playback_end = now + playback_end_offset(reply, plan, self._chunk_ms)
-        self._active = open_response(f, reply, self._conversation.conversation_id, playback_end)
+        else:
+            reply = Reply(ReplyKind.ANSWER)  # refused before the script moves on
+        self._active = open_response(f, reply, self._conversation.conversation_id, now)
         rid = self._active.response_id
         self._conversation.assistant_item(self._active.item["id"], reply.audio_ms)
-        reply_name = "none" if plan.rate_limited else reply.kind.value
+        reply_name = reply.kind.value if plan.keeps_reply else "none"
         self._active_record = ResponseRecord(rid, reply_name, plan.fired, plan.latency_ms, now)
         self.record.responses.append(self._active_record)
         for kind in plan.fired:
             self._listener.fault_fired(kind)
-        for offset, output in build_timeline(
-            f, self._active, reply, plan, self.settings, self._chunk_ms
-        ):
+        timeline = build_timeline(f, self._active, reply, plan, self.settings, self._chunk_ms)
+        self._active.playback_end = now + playback_end_offset(timeline, reply, self._chunk_ms)
+        for offset, output in timeline:
             self._push(now + offset, output)
 
     def _cancel(self, now: float, reason: str) -> None:

@@ -1,5 +1,9 @@
-"""The faults of the fake Realtime upstream, one small class per file (Toxiproxy's ``toxics/``),
-and ``FaultsConfig``, the document that switches them on: every section optional, absent = off.
+"""The faults of the fake Realtime upstream, one file per fault (Toxiproxy's ``toxics/``): each
+holds its config, its seeded draw and its effect behind the interface of ``base.py``. ``REGISTRY``
+names them: the keys of the faults document, the ``kind`` label of the metrics, and, within each
+stage (handshake, session, response), the order of the draws. Adding a fault is one file and one
+line here. ``FaultsConfig`` is the document that switches them on: every section optional,
+absent = off.
 
     {"latency": {"distribution": "fixed", "ms": 300, "probability": 1.0},
      "handshake_429": {"probability": 0.1, "retry_after_s": 1},
@@ -12,21 +16,18 @@ and ``FaultsConfig``, the document that switches them on: every section optional
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
-from mocks.faults import load_file, validate
+from mocks.faults import load_document, validate
+from mocks.realtime.faults.base import Fault
 from mocks.realtime.faults.drop import Drop
 from mocks.realtime.faults.handshake_429 import Handshake429
-from mocks.realtime.faults.latency import (
-    FixedLatency,
-    Latency,
-    LogNormalLatency,
-    NormalLatency,
-    UniformLatency,
-)
+from mocks.realtime.faults.latency import Latency
 from mocks.realtime.faults.legacy_beta import LegacyBeta
 from mocks.realtime.faults.rate_limit import RateLimit
 from mocks.realtime.faults.session_cap import SessionCap
@@ -34,47 +35,63 @@ from mocks.realtime.faults.session_max_duration import SessionMaxDuration
 from mocks.realtime.faults.slow_audio import SlowAudio
 from mocks.realtime.faults.stall import Stall
 
-# The registry by name: the keys of the faults document, and the `kind` label of the metrics.
-REGISTRY: dict[str, tuple[type[BaseModel], ...]] = {
-    "latency": (FixedLatency, UniformLatency, NormalLatency, LogNormalLatency),
-    "handshake_429": (Handshake429,),
-    "session_cap": (SessionCap,),
-    "rate_limit": (RateLimit,),
-    "stall": (Stall,),
-    "drop": (Drop,),
-    "slow_audio": (SlowAudio,),
-    "session_max_duration": (SessionMaxDuration,),
-    "legacy_beta": (LegacyBeta,),
+# One line per fault. Within a stage this is the draw order: keep it, or seeded runs change.
+REGISTRY: dict[str, type[Fault]] = {
+    fault.name: fault
+    for fault in (
+        Handshake429,
+        SessionCap,
+        RateLimit,
+        Stall,
+        Latency,
+        Drop,
+        SlowAudio,
+        SessionMaxDuration,
+        LegacyBeta,
+    )
 }
 
+F = TypeVar("F", bound=Fault)
 
-class FaultsConfig(BaseModel):
-    """Which faults are on. Replaced as a whole by ``PUT /admin/faults``."""
+# The document's schema, built from the registry: one optional section per fault.
+_Document: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "faults",
+    __config__=ConfigDict(frozen=True, extra="forbid"),
+    **{name: ((fault.document_type or fault) | None, None) for name, fault in REGISTRY.items()},
+)
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    latency: Latency | None = None
-    handshake_429: Handshake429 | None = None
-    session_cap: SessionCap | None = None
-    rate_limit: RateLimit | None = None
-    stall: Stall | None = None
-    drop: Drop | None = None
-    slow_audio: SlowAudio | None = None
-    session_max_duration: SessionMaxDuration | None = None
-    legacy_beta: LegacyBeta | None = None
+@dataclass(frozen=True)
+class FaultsConfig:
+    """Which faults are on (their configs by name). Replaced as a whole by ``PUT /admin/faults``."""
+
+    sections: Mapping[str, Fault] = field(default_factory=dict)
+
+    def get(self, kind: type[F]) -> F | None:
+        """The config of fault ``kind``, or None when it is off."""
+        section = self.sections.get(kind.name)
+        return section if isinstance(section, kind) else None
 
     def to_document(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        return {
+            name: section.model_dump(mode="json", exclude_none=True)
+            for name, section in self.sections.items()
+        }
 
 
 def parse_faults(data: Any, where: str = "faults") -> FaultsConfig:
     """A FaultsConfig from a document; ConfigError lists every problem at once."""
-    return validate(FaultsConfig, {} if data is None else data, where)
+    document = validate(_Document, {} if data is None else data, where)
+    sections = {
+        name: section for name in REGISTRY if isinstance(section := getattr(document, name), Fault)
+    }
+    return FaultsConfig(sections)
 
 
 def load_faults(path: Path) -> FaultsConfig:
     """A FaultsConfig from a JSON or YAML file; ConfigError names the file and every problem."""
-    return load_file(FaultsConfig, path)
+    data = load_document(path)
+    return parse_faults(data, f"file {path}")
 
 
 __all__ = [
@@ -82,6 +99,7 @@ __all__ = [
     "Drop",
     "FaultsConfig",
     "Handshake429",
+    "Latency",
     "LegacyBeta",
     "RateLimit",
     "SessionCap",

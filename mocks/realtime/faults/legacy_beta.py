@@ -4,12 +4,14 @@ The same switch as the ``--legacy-beta`` flag; present = on. Applies to the next
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from mocks.realtime.faults.base import SessionFault, SessionOptions
 
 
-class LegacyBeta(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class LegacyBeta(SessionFault):
     name: ClassVar[str] = "legacy_beta"
+
+    def configure(self, options: SessionOptions) -> SessionOptions:
+        return replace(options, legacy_beta=True)

@@ -1,33 +1,79 @@
-"""The fault draws of one response, in a fixed order, from the session's seeded RNG: which faults
-fire and with what values. The session state machine then only follows the plan.
+"""The stages' composers: they run the registry's faults of one stage in registry order (the
+draw order) and know nothing of any single fault, as Toxiproxy's link chains its toxics.
 
-The order never depends on which faults are on: every kind's roll consumes one draw (probability 0
-when off), so switching a fault on or off changes that fault only, never the others' draws.
+- ``draw_handshake``: each handshake fault's draw; ``refusal`` then asks the drawn effects, in
+  order, whether the upgrade is refused (the server draws the session's seed in between, as
+  before: a 429 roll, the seed, then the refusals);
+- ``session_options``: the session faults applied to a new session's options;
+- ``draw_response_plan``: each response fault's draw; the first exclusive effect drawn (a rate
+  limit, a stall) replaces the response, otherwise every effect drawn applies, in order.
+
+Every fault's draw consumes the same numbers on or off, so switching a fault on or off changes
+that fault only, never the others' draws.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from mocks.faults import roll
-from mocks.realtime.faults import FaultsConfig
+from mocks.realtime.faults import REGISTRY, FaultsConfig
+from mocks.realtime.faults.base import (
+    HandshakeEffect,
+    HandshakeFault,
+    Refusal,
+    ResponseEffect,
+    ResponseFault,
+    SessionFault,
+    SessionOptions,
+)
 
-DropMode = Literal["close_1011", "reset"]
+HANDSHAKE = [f for f in REGISTRY.values() if issubclass(f, HandshakeFault)]
+SESSION = [f for f in REGISTRY.values() if issubclass(f, SessionFault)]
+RESPONSE = [f for f in REGISTRY.values() if issubclass(f, ResponseFault)]
+
+
+def draw_handshake(faults: FaultsConfig, rng: random.Random) -> list[HandshakeEffect]:
+    drawn = [fault.draw(faults.get(fault), rng) for fault in HANDSHAKE]
+    return [effect for effect in drawn if effect is not None]
+
+
+def refusal(effects: list[HandshakeEffect], open_sessions: Callable[[], int]) -> Refusal | None:
+    for effect in effects:
+        if (refused := effect.refusal(open_sessions)) is not None:
+            return refused
+    return None
+
+
+def session_options(faults: FaultsConfig, options: SessionOptions) -> SessionOptions:
+    for fault in SESSION:
+        if (config := faults.get(fault)) is not None:
+            options = config.configure(options)
+    return options
 
 
 @dataclass(frozen=True)
 class ResponsePlan:
-    """What happens to one response. ``fired`` lists the faults that took effect, in draw order."""
+    """What happens to one response: the effects that took effect, in draw order."""
 
-    latency_ms: float = 0.0
-    rate_limited: bool = False
-    stalled: bool = False
-    drop: DropMode | None = None
-    drop_at: float = 0.5  # fraction of the response's deltas sent before the drop
-    slow_factor: float = 1.0
-    fired: tuple[str, ...] = field(default=())
+    effects: tuple[ResponseEffect, ...] = ()
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        return tuple(effect.name for effect in self.effects)
+
+    @property
+    def latency_ms(self) -> float:
+        return sum(effect.latency_ms for effect in self.effects)
+
+    @property
+    def exclusive(self) -> bool:
+        return any(effect.exclusive for effect in self.effects)
+
+    @property
+    def keeps_reply(self) -> bool:
+        return all(effect.keeps_reply for effect in self.effects)
 
 
 HEALTHY = ResponsePlan()
@@ -35,32 +81,7 @@ HEALTHY = ResponsePlan()
 
 def draw_response_plan(faults: FaultsConfig, rng: random.Random) -> ResponsePlan:
     """The plan of one response; consumes the same number of draws for the same config."""
-    rate_limited = roll(rng, faults.rate_limit.probability if faults.rate_limit else 0.0)
-    stalled = roll(rng, faults.stall.probability if faults.stall else 0.0)
-    latency_on = roll(rng, faults.latency.probability if faults.latency else 0.0)
-    latency_ms = faults.latency.sample_ms(rng) if faults.latency and latency_on else 0.0
-    dropped = roll(rng, faults.drop.probability if faults.drop else 0.0)
-    drop_at = rng.random()
-    slowed = roll(rng, faults.slow_audio.probability if faults.slow_audio else 0.0)
-    if rate_limited:
-        return ResponsePlan(rate_limited=True, fired=("rate_limit",))
-    if stalled:
-        return ResponsePlan(stalled=True, fired=("stall",))
-    fired: list[str] = []
-    if latency_on and faults.latency:
-        fired.append("latency")
-    drop: DropMode | None = None
-    if dropped and faults.drop:
-        drop = faults.drop.mode
-        fired.append("drop")
-    slow_factor = 1.0
-    if slowed and faults.slow_audio:
-        slow_factor = faults.slow_audio.factor
-        fired.append("slow_audio")
-    return ResponsePlan(
-        latency_ms=latency_ms,
-        drop=drop,
-        drop_at=drop_at,
-        slow_factor=slow_factor,
-        fired=tuple(fired),
-    )
+    drawn = [fault.draw(faults.get(fault), rng) for fault in RESPONSE]
+    fired = [effect for effect in drawn if effect is not None]
+    exclusive = [effect for effect in fired if effect.exclusive]
+    return ResponsePlan(tuple(exclusive[:1]) if exclusive else tuple(fired))

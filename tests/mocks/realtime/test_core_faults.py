@@ -10,20 +10,36 @@ import statistics
 from pathlib import Path
 
 import pytest
-from realtime_helpers import MANUAL_TURNS, Driver
 
 from mocks.errors import ConfigError
 from mocks.faults import FixedDelay, LogNormalDelay, NormalDelay, UniformDelay, roll
-from mocks.realtime.faults import REGISTRY, FaultsConfig, load_faults, parse_faults
+from mocks.realtime.faults import REGISTRY, FaultsConfig, Stall, load_faults, parse_faults
 from mocks.realtime.faults.plan import draw_response_plan
+from tests.mocks.realtime.realtime_helpers import MANUAL_TURNS, Driver
 
 
 def within_binomial(count: int, n: int, p: float) -> bool:
     return abs(count - n * p) <= 4 * math.sqrt(n * p * (1 - p))
 
 
-def test_every_fault_of_the_document_is_in_the_registry() -> None:
-    assert set(REGISTRY) == set(FaultsConfig.model_fields)
+REQUIRED = {
+    "latency": {"distribution": "fixed", "ms": 1},
+    "session_cap": {"max_sessions": 1},
+    "session_max_duration": {"seconds": 1},
+}
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_fault_of_the_registry_is_a_section_of_the_document(name: str) -> None:
+    faults = parse_faults({name: REQUIRED.get(name, {})})
+    assert faults.get(REGISTRY[name]) is not None
+    assert parse_faults(faults.to_document()) == faults
+    assert FaultsConfig().get(REGISTRY[name]) is None
+
+
+def test_a_section_no_fault_has_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not_a_fault"):
+        parse_faults({"not_a_fault": {}})
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -47,7 +63,7 @@ def test_faults_file_json_and_yaml(tmp_path: Path) -> None:
     (tmp_path / "f.json").write_text(json.dumps(doc))
     (tmp_path / "f.yaml").write_text("stall:\n  probability: 0.2\n")
     assert load_faults(tmp_path / "f.json").to_document()["latency"]["median_ms"] == 400
-    assert load_faults(tmp_path / "f.yaml").stall is not None
+    assert load_faults(tmp_path / "f.yaml").get(Stall) is not None
     (tmp_path / "bad.yaml").write_text("stall:\n  probability: 2\nslow_audio: {factor: 0}\n")
     with pytest.raises(ConfigError) as info:
         load_faults(tmp_path / "bad.yaml")
@@ -114,8 +130,8 @@ def test_switching_one_fault_on_does_not_shift_the_others() -> None:
         {"stall": {"probability": 0.3}, "slow_audio": {"probability": 0.5}}
     )
     a, b = random.Random(1), random.Random(1)
-    stalls_a = [draw_response_plan(stall_only, a).stalled for _ in range(100)]
-    stalls_b = [draw_response_plan(stall_and_slow, b).stalled for _ in range(100)]
+    stalls_a = ["stall" in draw_response_plan(stall_only, a).fired for _ in range(100)]
+    stalls_b = ["stall" in draw_response_plan(stall_and_slow, b).fired for _ in range(100)]
     assert stalls_a == stalls_b
 
 
