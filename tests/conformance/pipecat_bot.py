@@ -108,7 +108,7 @@ async def serve(upstream_url: str, *, greet: bool) -> None:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        build_app(upstream_url, api_key, greet=greet), log_level="warning", ws="websockets"
+        build_app(upstream_url, api_key, greet=greet), log_level="warning", ws="websockets-sansio"
     )
     listener.listen(128)  # connections wait in the backlog until uvicorn accepts them
     print(f"PORT {listener.getsockname()[1]}", flush=True)

@@ -10,9 +10,15 @@ from collections.abc import Iterator
 import pytest
 from agents import set_tracing_disabled
 from agents.realtime import RealtimeAgent, RealtimeRunner
-from conformance_helpers import ANSWER_MS, SILENCE_MS, answered_once, spoken_turn
 
 from mocks.realtime.server import RealtimeServer
+from tests.conformance.conformance_helpers import (
+    ANSWER_MS,
+    API_KEY,
+    SILENCE_MS,
+    answered_once,
+    spoken_turn,
+)
 
 CHUNK_BYTES = 960  # 20 ms of PCM16 at 24 kHz
 
@@ -40,7 +46,7 @@ async def test_realtime_runner_completes_a_spoken_turn(upstream: RealtimeServer)
         },
     )
     session = await runner.run(
-        model_config={"api_key": "sk-conformance", "url": f"{upstream.url}?model=gpt-realtime"}
+        model_config={"api_key": API_KEY, "url": f"{upstream.url}?model=gpt-realtime"}
     )
     kinds: list[str] = []
     raw: list[str] = []

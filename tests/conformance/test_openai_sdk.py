@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import base64
 
-from conformance_helpers import ANSWER_MS, SILENCE_MS, answered_once, spoken_turn
+import pytest
 from openai import AsyncOpenAI
+from websockets.exceptions import InvalidStatus
 
 from mocks.realtime.server import RealtimeServer
+from tests.conformance.conformance_helpers import (
+    ANSWER_MS,
+    API_KEY,
+    SILENCE_MS,
+    answered_once,
+    spoken_turn,
+)
 
 CHUNK_BYTES = 960  # 20 ms of PCM16 at 24 kHz
 
@@ -19,7 +27,7 @@ def _ws_base(server: RealtimeServer) -> str:
 
 
 async def test_sdk_completes_a_spoken_turn(upstream: RealtimeServer) -> None:
-    client = AsyncOpenAI(api_key="sk-conformance", websocket_base_url=_ws_base(upstream))
+    client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=_ws_base(upstream))
     seen: list[str] = []
     audio = bytearray()
     async with client.realtime.connect(model="gpt-realtime") as connection:
@@ -65,3 +73,16 @@ async def test_sdk_completes_a_spoken_turn(upstream: RealtimeServer) -> None:
     answered_once(upstream)
     # The whole answer arrived, as PCM16 at 24 kHz: its length is its duration.
     assert len(audio) == 2 * 24 * ANSWER_MS, len(audio)
+
+
+async def test_sdk_with_a_wrong_key_is_refused_as_openai_refuses_it(
+    upstream: RealtimeServer,
+) -> None:
+    client = AsyncOpenAI(api_key="sk-wrong", websocket_base_url=_ws_base(upstream))
+    with pytest.raises(InvalidStatus) as refused:
+        async with client.realtime.connect(model="gpt-realtime"):
+            pass
+    response = refused.value.response
+    assert response.status_code == 401
+    assert b"invalid_api_key" in response.body, response.body
+    assert not upstream.stats.sessions

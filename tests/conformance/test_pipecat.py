@@ -1,64 +1,68 @@
 """A pipecat bot is the system under test: pipecat's Twilio serializer over its FastAPI WebSocket
 transport, its OpenAI Realtime service pointed at the fake upstream, served by uvicorn in its own
 process on a loopback port (tests/conformance/pipecat_bot.py). First a minimal Twilio-shaped
-caller checks the bot answers at all; then the generator calls it as Twilio would."""
+caller checks that the bot answers at all; then the generator calls it as Twilio would, and must
+measure voice-to-voice latency and the barge-in reaction through it."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conformance_helpers import SILENCE_MS
-from twilio_line import speak_and_listen
 
-from generator.audio import synth_speech
+from generator.audio import FRAME_MS, synth_speech
 from mocks.realtime.server import RealtimeServer
+from tests.conformance.conformance_helpers import (
+    API_KEY,
+    GREETING_MS,
+    SILENCE_MS,
+    callbench_calls,
+    child,
+)
+from tests.conformance.twilio_line import speak_and_listen
 
 BOT = Path(__file__).with_name("pipecat_bot.py")
 StartBot = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture
-async def start_bot(upstream: RealtimeServer, tmp_path: Path) -> AsyncIterator[StartBot]:
-    """Start the pipecat bot against the fake upstream; returns its /media-stream URL."""
-    started: list[asyncio.subprocess.Process] = []
+async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
+    """Start a fake upstream and a pipecat bot in front of it; returns the bot's stream URL."""
+    async with AsyncExitStack() as stack:
 
-    async def start(*, greet: bool = False) -> str:
-        log = (tmp_path / f"pipecat-{len(started)}.log").open("wb")
-        env = os.environ | {"OPENAI_API_KEY": "sk-conformance", "PYTHONUNBUFFERED": "1"}
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(BOT),
-            upstream.url,
-            *(["--greet"] if greet else []),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            env=env,
-        )
-        log.close()
-        started.append(process)
-        assert process.stdout is not None
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), 30)
-        except TimeoutError:
-            raise AssertionError(f"the bot did not start; see {log.name}") from None
-        if not line.startswith(b"PORT "):
-            raise AssertionError(f"the bot did not start ({line!r}); see {log.name}")
-        return f"ws://127.0.0.1:{int(line.split()[1])}/media-stream"
-
-    yield start
-    for process in started:
-        if process.returncode is None:
-            process.terminate()
+        async def start(*, greet: bool = False, answer_ms: int = 600) -> str:
+            upstream = await stack.enter_async_context(
+                RealtimeServer(
+                    seed=15, greeting_ms=GREETING_MS, answer_ms=answer_ms, api_key=API_KEY
+                )
+            )
+            log = tmp_path / "pipecat.log"
+            argv = [sys.executable, str(BOT), upstream.url, *(["--greet"] if greet else [])]
+            env = {"OPENAI_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1"}
+            bot = await stack.enter_async_context(
+                child(argv, log, env, stdout=asyncio.subprocess.PIPE)
+            )
+            assert bot.stdout is not None
             try:
-                await asyncio.wait_for(process.wait(), 10)
+                line = await asyncio.wait_for(bot.stdout.readline(), 30)
             except TimeoutError:
-                process.kill()
-                await process.wait()
+                raise AssertionError(f"the bot did not start; see {log}") from None
+            if not line.startswith(b"PORT "):
+                raise AssertionError(f"the bot did not start ({line!r}): {log.read_text()}")
+            return f"ws://127.0.0.1:{int(line.split()[1])}/media-stream"
+
+        yield start
+
+
+def _trend(summary: dict[str, Any], name: str) -> dict[str, float]:
+    trend: dict[str, float] | None = summary["metrics"].get(name)
+    assert trend, (name, sorted(summary["metrics"]), summary["errors"], summary["_stderr"])
+    return trend
 
 
 @pytest.mark.timeout(60)
@@ -66,6 +70,42 @@ async def test_bot_answers_a_twilio_shaped_stream(start_bot: StartBot) -> None:
     url = await start_bot()
     answer = await speak_and_listen(url, synth_speech(800, seed=7))
     # Voice-to-voice includes the upstream's end-of-turn silence: it cannot come sooner.
-    assert answer.voice_to_voice_ms >= SILENCE_MS, answer
+    assert answer.voice_to_voice_ms >= SILENCE_MS - FRAME_MS, answer
     assert answer.voice_to_voice_ms < SILENCE_MS + 1500, answer
     assert answer.audio_frames > 0
+
+
+@pytest.mark.timeout(150)
+async def test_generator_calls_the_bot(start_bot: StartBot, tmp_path: Path) -> None:
+    url = await start_bot(greet=True)
+    summary = await callbench_calls(url, tmp_path / "run", "--calls", "10", "--turns", "2")
+    calls = summary["calls"]
+    assert calls["total"] == 10, (summary["errors"], summary["_stderr"])
+    assert calls["succeeded"] >= 9, (calls, summary["errors"])
+    assert summary["_exit_code"] == 0, summary["thresholds"]
+    turn, response = _trend(summary, "turn_latency"), _trend(summary, "response_time")
+    assert turn["count"] == response["count"] == 2 * calls["succeeded"], (turn, response)
+    # Voice-to-voice: the caller's last voiced frame → the first answer audio. The upstream's
+    # VAD waits SILENCE_MS of line silence before it even asks for the answer, so no honest
+    # figure is below it (less one frame: the caller's and the VAD's last voiced frame may
+    # differ by one); how far above depends on the bot (and on this machine's load).
+    assert turn["min"] >= SILENCE_MS - FRAME_MS, turn
+    assert turn["max"] < response["max"], (turn, response)
+    assert _trend(summary, "greeting_latency")["count"] == 10
+
+
+@pytest.mark.timeout(150)
+async def test_generator_measures_the_bots_barge_in_reaction(
+    start_bot: StartBot, tmp_path: Path
+) -> None:
+    # A long answer, so the caller has time to talk over it.
+    url = await start_bot(greet=True, answer_ms=4000)
+    flags = ["--calls", "4", "--turns", "2", "--barge-in", "1"]
+    summary = await callbench_calls(url, tmp_path / "run", *flags)
+    assert summary["calls"]["succeeded"] >= 3, (summary["calls"], summary["errors"])
+    reaction = _trend(summary, "barge_in_reaction")
+    assert reaction["count"] >= 3, reaction
+    # The bot clears Twilio's buffer once the upstream's VAD hears the caller, within the
+    # caller's bound (2 s by default; the 4 s answer would still be playing): never ignored.
+    assert summary["counters"]["barge_in_ignored"] == 0, (reaction, summary["counters"])
+    assert 0 < reaction["min"] <= reaction["max"] < 2000, reaction
