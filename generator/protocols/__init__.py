@@ -1,7 +1,8 @@
 """The client side of each call protocol, behind one interface (base.CallClient).
 
 - native.py   the mock backend's JSON protocol (docs/protocol.md), PCM16 24 kHz
-- twilio.py   a Twilio Media Stream (mu-law 8 kHz) to the backend's `/media-stream`
+- twilio.py   a Twilio Media Stream (mu-law 8 kHz) to the backend's `/media-stream`;
+  twilio_wire.py its payloads, URL and SIDs
 - realtime.py an OpenAI-Realtime-compatible upstream, spoken directly
 - pacing.py   real-time sending on an absolute schedule; errors.py the failure taxonomy
 - playback.py Twilio's playback buffer and the assistant's turns heard on a Twilio line
@@ -20,7 +21,8 @@ from generator.audio import voiced_frames
 from generator.protocols.base import CallClient, ClientSettings, Frames, Utterance
 from generator.protocols.native import NativeClient, encode_native
 from generator.protocols.realtime import RealtimeClient, encode_realtime
-from generator.protocols.twilio import TwilioClient, encode_twilio
+from generator.protocols.twilio import TwilioClient
+from generator.protocols.twilio_wire import encode_twilio
 
 ProtocolName = Literal["native", "twilio", "realtime"]
 PROTOCOLS: Final[tuple[ProtocolName, ...]] = ("native", "twilio", "realtime")

@@ -1,43 +1,31 @@
 """The client side of a Twilio Media Stream: the generator plays Twilio calling a backend's
 `/media-stream` endpoint, as a `<Connect><Stream>` would (docs/protocol.md).
 
-Up, as Twilio sends them: `connected`, `start` (streamSid, callSid, accountSid, tracks,
-mediaFormat audio/x-mulaw 8 kHz mono), then one `media` frame every 20 ms for the whole call
-(sequenceNumber, chunk and timestamp as strings, the timestamp in ms since the stream started):
-the caller's speech when it talks, line silence (mu-law 0xFF, or seeded low-level noise) when it
-does not; never a gap, never a mark of its own; `stop` at the hang-up. Down: `media`, `mark` and
-`clear` go to the playback model (generator/protocols/playback.py): audio plays at 8 kHz real
-time, each mark is echoed — with the mark object it came with, nameless stays nameless — when
-playback reaches it, `clear` empties the queue and sends the pending marks back.
+Up, as Twilio sends them: `connected`, `start`, then one `media` frame every 20 ms for the whole
+call (sequenceNumber, chunk and timestamp as strings): the caller's speech when it talks, line
+silence (or seeded low-level noise) when it does not; never a gap, never a mark of its own;
+`stop` at the hang-up. Down: `media`, `mark` and `clear` go to the playback model
+(generator/protocols/playback.py): each mark is echoed, as it came, when playback reaches it.
 
 The backend decides the turns (its VAD listens to the line); the caller's turn ends with its last
 voiced frame, and an answer is assistant audio that starts after that and ends when the line has
-been quiet for the quiet gap. A line task (the loop's shared pacer, generator/protocols/pacing.py:
-each frame a string template written straight to the transport) and a reader task run for the
-whole call; the call's steps wait on what they fill in.
+been quiet for the quiet gap. A line task (the loop's shared pacer, each frame a string template
+written straight to the transport) and a reader task run for the whole call; the call's steps
+wait on what they fill in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import random
 from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from generator.audio import (
-    MULAW_FRAME_BYTES,
-    MULAW_RATE,
-    MULAW_SILENCE,
-    line_noise_mulaw,
-    pcm24k_to_mulaw8k,
-)
-from generator.audio import split_frames as _split
+from generator.audio import MULAW_RATE
 from generator.protocols.base import (
     BargeIn,
     ClientSettings,
@@ -64,35 +52,7 @@ from generator.protocols.errors import (
 )
 from generator.protocols.pacing import Repeat, play_paced, ready, write_text
 from generator.protocols.playback import Playback, Segment
-
-MEDIA_PATH: Final = "/media-stream"
-SILENCE_PAYLOAD: Final = base64.b64encode(bytes([MULAW_SILENCE]) * MULAW_FRAME_BYTES).decode()
-NOISE_FRAMES: Final = 50  # one second of distinct noise, cycled
-
-
-def encode_twilio(pcm: bytes) -> list[str]:
-    """Canonical audio as the base64 payloads of Twilio media frames (160 bytes of mu-law)."""
-    frames = _split(pcm24k_to_mulaw8k(pcm), MULAW_FRAME_BYTES, MULAW_SILENCE)
-    return [base64.b64encode(frame).decode("ascii") for frame in frames]
-
-
-def line_noise(rng: random.Random) -> list[str]:
-    """A second of seeded low-level line noise as media payloads."""
-    noise = line_noise_mulaw(rng, MULAW_FRAME_BYTES * NOISE_FRAMES)
-    return [base64.b64encode(f).decode() for f in _split(noise, MULAW_FRAME_BYTES)]
-
-
-def twilio_url(url: str) -> str:
-    """`/media-stream` appended to a bare backend URL; any other path is kept."""
-    parts = urlsplit(url)
-    if parts.path in ("", "/"):
-        return urlunsplit(parts._replace(path=MEDIA_PATH))
-    return url
-
-
-def _sid(prefix: str, rng: random.Random) -> str:
-    return prefix + f"{rng.getrandbits(128):032x}"
-
+from generator.protocols.twilio_wire import SILENCE_PAYLOAD, line_noise, sid, twilio_url
 
 # The line's frames for the pacer: what each one carries is decided when it is sent (`_frame`).
 ENDLESS: Final = Repeat("")
@@ -107,9 +67,9 @@ class TwilioClient:
         self.settings = settings
         self.url = twilio_url(settings.url)
         self._clock = settings.clock
-        self.account_sid = _sid("AC", rng)
-        self.call_sid = _sid("CA", rng)
-        self.stream_sid = _sid("MZ", rng)
+        self.account_sid = sid("AC", rng)
+        self.call_sid = sid("CA", rng)
+        self.stream_sid = sid("MZ", rng)
         self._silence = line_noise(rng) if settings.line_noise else [SILENCE_PAYLOAD]
         self._silence_n = len(self._silence)
         self.playback = Playback(settings.quiet_gap_s)
@@ -220,13 +180,15 @@ class TwilioClient:
                 now = self._clock()
                 if k == speech.last_voiced:
                     self._voiced_at = now
-                if k == speech.first_voiced and self._voiced is not None:
-                    _resolve(self._voiced, now)
+                voiced = self._voiced
+                if k == speech.first_voiced and voiced is not None and not voiced.done():
+                    voiced.set_result(now)
             self._speech_k = k = k + 1
             if k == len(speech.frames):
                 self._speech = None
-                if self._speech_done is not None:
-                    _resolve(self._speech_done, self._clock())
+                done = self._speech_done
+                if done is not None and not done.done():
+                    done.set_result(self._clock())
         timestamp = round((due - self._started_at) * 1000)
         return self._media % (sequence, chunk, timestamp, payload)
 
@@ -433,9 +395,4 @@ class TwilioClient:
         await close_quietly(self._ws)
 
 
-def _resolve(future: asyncio.Future[float], value: float) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-__all__ = ["TwilioClient", "encode_twilio", "line_noise", "twilio_url"]
+__all__ = ["TwilioClient"]

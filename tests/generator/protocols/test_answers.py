@@ -12,13 +12,13 @@ import random
 from typing import Any
 
 import pytest
-from call_fakes import fake_realtime, ws_server
 from websockets.asyncio.server import ServerConnection
 
 from generator.audio import synth_speech
 from generator.protocols import encode_audio, make_client
 from generator.protocols.answers import AnswerWatch, Kind, Note
 from generator.protocols.base import CallClient, ClientSettings
+from tests.generator.protocols.call_fakes import fake_realtime, ws_server
 
 AUDIO_20MS = Note(Kind.AUDIO, 0.02)
 

@@ -13,7 +13,6 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from call_fakes import fake_native, fake_twilio, is_silence, ws_server
 from websockets.asyncio.server import ServerConnection
 
 from generator.audio import synth_speech
@@ -31,7 +30,8 @@ from generator.protocols.base import (
 from generator.protocols.errors import ResponseTimeout
 from generator.protocols.native import native_url
 from generator.protocols.realtime import realtime_url
-from generator.protocols.twilio import twilio_url
+from generator.protocols.twilio_wire import twilio_url
+from tests.generator.protocols.call_fakes import fake_native, fake_twilio, is_silence, ws_server
 
 PCM = synth_speech(100, seed=1)  # 5 frames
 

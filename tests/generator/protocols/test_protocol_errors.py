@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from http import HTTPStatus
 
 import pytest
-from call_fakes import fake_realtime, ws_server
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Close
@@ -26,6 +25,7 @@ from generator.protocols.errors import (
     classify_session,
 )
 from generator.protocols.realtime import RealtimeClient, encode_realtime
+from tests.generator.protocols.call_fakes import fake_realtime, ws_server
 
 
 def _response(status: int) -> Response:

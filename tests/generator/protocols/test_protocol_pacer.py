@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import pytest
-from call_fakes import fake_twilio, ws_server
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 
@@ -21,6 +20,7 @@ from generator.audio import synth_speech
 from generator.protocols import encode_audio, make_client, pacing
 from generator.protocols.base import ClientSettings
 from generator.protocols.pacing import FRAME_S, pacer_for, play_paced, ready, write_text
+from tests.generator.protocols.call_fakes import fake_twilio, ws_server
 
 FRAMES = 50
 

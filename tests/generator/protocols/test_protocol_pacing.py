@@ -8,11 +8,11 @@ import statistics
 import time
 
 import pytest
-from call_fakes import ws_server
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 
 from generator.protocols.pacing import FRAME_S, send_paced
+from tests.generator.protocols.call_fakes import ws_server
 
 FRAMES = 100
 

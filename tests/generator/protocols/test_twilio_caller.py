@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import pytest
-from call_fakes import fake_twilio, is_silence, twilio_mark, twilio_media, ws_server
 from websockets.asyncio.server import ServerConnection
 
 from generator.audio import synth_speech
@@ -19,6 +18,13 @@ from generator.protocols import encode_audio, make_client
 from generator.protocols.base import ClientSettings
 from generator.protocols.errors import GreetingTimeout, ResponseTimeout
 from generator.protocols.twilio import TwilioClient
+from tests.generator.protocols.call_fakes import (
+    fake_twilio,
+    is_silence,
+    twilio_mark,
+    twilio_media,
+    ws_server,
+)
 
 UTTERANCE = encode_audio("twilio", synth_speech(100, seed=1))
 LONG_UTTERANCE = encode_audio("twilio", synth_speech(600, seed=2))
