@@ -5,6 +5,7 @@ and without the backend's `clear`."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection
 
-from generator.audio import synth_speech
+from generator.audio import mulaw_decode, synth_speech, voiced_frames
 from generator.protocols import encode_audio, make_client
 from generator.protocols.base import ClientSettings
 from generator.protocols.errors import GreetingTimeout, ResponseTimeout
@@ -170,3 +171,18 @@ async def test_barge_in(clears: bool) -> None:
     else:
         assert barge.stopped_at is None
         assert barge.ignored
+
+
+def test_line_noise_is_seeded_and_far_below_voice() -> None:
+    def noise(seed: int) -> list[str]:
+        client = TwilioClient(
+            ClientSettings("ws://127.0.0.1:9", line_noise=True), random.Random(seed)
+        )
+        return client._silence
+
+    assert noise(1) == noise(1)
+    assert noise(1) != noise(2)
+    pcm = mulaw_decode(b"".join(base64.b64decode(p) for p in noise(1)))
+    assert len(pcm) == 2 * 8000  # a second of it
+    assert set(pcm) != {0}  # not digital silence
+    assert not any(voiced_frames(pcm, 320))  # 20 ms frames at 8 kHz: none counts as voice
