@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from backend_helpers import BackendFactory
-from twilio_line import twilio_line_call
 
 from mocks.realtime.server import RealtimeServer
+from tests.mocks.backend.backend_helpers import BackendFactory
+from tests.mocks.backend.twilio_line import twilio_line_call
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,7 +44,7 @@ async def test_a_caller_mark_does_not_end_the_turn_under_server_vad(
 ) -> None:
     # Twilio never sends marks of its own: a stray end_of_utterance changes nothing.
     backend = await make_backend(upstream_url=upstream.url)
-    result = await twilio_line_call(backend.ws_url, turns=1, speech_ms=600)
+    result = await twilio_line_call(backend.ws_url, turns=1, speech_ms=600, stray_mark=True)
     assert result.answers == 1
     assert result.turn_latencies_ms[0] >= 450  # server VAD's 500 ms of silence, not a mark
 

@@ -50,9 +50,13 @@ class TwilioLine:
         quiet_s: float = 0.7,
         barge_in_after_ms: int | None = None,
         custom: dict[str, str] | None = None,
+        stray_mark: bool = False,
     ) -> None:
         self.ws, self.speech_ms, self.quiet_s = ws, speech_ms, quiet_s
         self.barge_in_after_ms, self.custom = barge_in_after_ms, custom or {}
+        # Not Twilio's behaviour: an end_of_utterance mark after each utterance, to show that a
+        # backend under server VAD does not take it for the end of the turn.
+        self.stray_mark = stray_mark
         self.result = LineResult()
         self._voice = speech(AudioFormat.PCMU, 20_000, 1)
         self._to_say = b""  # speech frames still to send
@@ -79,6 +83,8 @@ class TwilioLine:
                 frame, self._to_say = self._to_say[:FRAME_BYTES], self._to_say[FRAME_BYTES:]
                 if not self._to_say:
                     self._last_voiced = time.monotonic()
+                    if self.stray_mark:
+                        self._spawn(self._send("mark", mark={"name": "end_of_utterance"}))
             else:
                 frame = SILENCE
             self._sequence += 1
