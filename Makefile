@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint types unit system clean bench compose-ci
+.PHONY: demo test lint types unit system clean bench compose-ci installed
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,9 +18,12 @@ system:
 demo: $(STAMP) system
 	$(BIN)/callbench rehearse --quick
 
+# lint-imports: the layers of pyproject.toml's [tool.importlinter] (generator/ and mocks/ never
+# import bench/ nor each other).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -37,7 +40,13 @@ unit: $(STAMP) system
 compose-ci: $(STAMP) system
 	bash scripts/compose-ci.sh
 
-test: lint types unit compose-ci
+# callbench as a user gets it: the wheel (python -m build) in a fresh virtualenv outside the
+# checkout, run from a temporary directory: up, status, calls, down, a drill and its fix, an HTML
+# report (scripts/installed-smoke.sh, ~2-3 min).
+installed: $(STAMP) system
+	VENV=$(VENV) bash scripts/installed-smoke.sh
+
+test: lint types unit compose-ci installed
 
 clean:
 	rm -rf $(VENV) .callbench .mypy_cache .pytest_cache .ruff_cache

@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from bench import exitcodes
-from bench.errors import BenchError, StackError, UsageError
-from generator.errors import InvalidInput, TargetUnreachable
+from generator.errors import exit_code_of
 from mocks.errors import ConfigError
 
 # Each module registers its own subcommands; adding a command means adding its module here.
@@ -55,22 +54,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_handler(
     handler: Handler, args: argparse.Namespace, *, quiet_interrupt: bool = False
 ) -> int:
-    """Runs a command handler; the package's exceptions become one line and an exit code."""
+    """Runs a command handler; an error raised on purpose (one that carries its exit code, as
+    the bench's and the generator's do, or the mocks' bad config) becomes one line and its exit
+    code. Anything else is a bug and keeps its traceback."""
     try:
         return handler(args)
     except KeyboardInterrupt:
         if not quiet_interrupt:
             print("callbench: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED
-    except (UsageError, InvalidInput, ConfigError) as exc:
+    except Exception as exc:
+        # The mocks are a layer of their own and do not share the generator's error types.
+        code = exitcodes.INVALID_INPUT if isinstance(exc, ConfigError) else exit_code_of(exc)
+        if code is None:
+            raise
         print(f"callbench: error: {exc}", file=sys.stderr)
-        return exitcodes.INVALID_INPUT
-    except (StackError, TargetUnreachable) as exc:
-        print(f"callbench: error: {exc}", file=sys.stderr)
-        return exitcodes.INFRASTRUCTURE
-    except BenchError as exc:
-        print(f"callbench: error: {exc}", file=sys.stderr)
-        return exitcodes.FAILED
+        return code
 
 
 if __name__ == "__main__":

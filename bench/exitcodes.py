@@ -1,11 +1,8 @@
-"""The CLI's exit codes, as DESIGN.md fixes them (named constants, as k6's errext/exitcodes)."""
+"""The CLI's exit codes: the generator's table (generator/exitcodes.py), re-exported so the
+bench's modules name them from their own package."""
 
 from __future__ import annotations
 
-from typing import Final
+from generator.exitcodes import FAILED, INFRASTRUCTURE, INTERRUPTED, INVALID_INPUT, PASSED
 
-PASSED: Final = 0
-FAILED: Final = 1  # thresholds or drill expectations failed
-INVALID_INPUT: Final = 2  # bad flag, file, URL
-INFRASTRUCTURE: Final = 3  # stack did not start, target unreachable at start
-INTERRUPTED: Final = 130
+__all__ = ["FAILED", "INFRASTRUCTURE", "INTERRUPTED", "INVALID_INPUT", "PASSED"]

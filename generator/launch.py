@@ -1,27 +1,24 @@
-"""What the `calls` and `run` commands share: run one Scenario (or a plan of them) from the CLI,
-print the summary (terminal block, or JSON with --json) and return the exit code."""
+"""What the `calls` and `run` commands share: run one Scenario (or a plan of them) with the
+options the CLI layer built, print the summary (terminal block, or JSON with --json) and return
+the exit code."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from generator import exitcodes
 from generator.load.presets import BREAKPOINT_LEVELS, Step
+from generator.options import RunOptions
 from generator.report.terminal import render_terminal
+from generator.runner import Runner, RunOutcome
 from generator.scenario import Scenario, scenario_from_dict
-from generator.workloads.registry import build_workloads
-
-from bench import exitcodes
-from generator.runner import Runner, RunOutcome, progress_stream
 
 
-def run_once(scenario: Scenario, out_dir: Path, *, quiet: bool = False) -> RunOutcome:
-    workloads = build_workloads(scenario)
-    progress = None if quiet else progress_stream()
-    return asyncio.run(Runner(scenario, workloads, out_dir, progress=progress).run())
+def run_once(scenario: Scenario, options: RunOptions) -> RunOutcome:
+    return asyncio.run(Runner(scenario, options).run())
 
 
 def print_outcome(outcome: RunOutcome, as_json: bool) -> None:
@@ -32,15 +29,17 @@ def print_outcome(outcome: RunOutcome, as_json: bool) -> None:
         print(f"results in {outcome.out_dir}", file=sys.stderr)
 
 
-def run_and_print(scenario: Scenario, out_dir: Path, as_json: bool) -> int:
-    outcome = run_once(scenario, out_dir)
+def run_and_print(scenario: Scenario, options: RunOptions, as_json: bool) -> int:
+    outcome = run_once(scenario, options)
     print_outcome(outcome, as_json)
     return outcome.exit_code
 
 
-def run_plan(base: dict[str, Any], steps: list[Step], out_dir: Path, as_json: bool) -> int:
-    """Runs each step as its own scenario into OUT/NN-label and stops at the first that fails.
-    The last level that passed is the capacity figure (what breakpoint is for)."""
+def run_plan(base: dict[str, Any], steps: list[Step], options: RunOptions, as_json: bool) -> int:
+    """Runs each step as its own scenario into OUT/NN-label (OUT: ``options.out_dir``) and stops
+    at the first that fails. The last level that passed is the capacity figure (what breakpoint
+    is for)."""
+    out_dir = options.out_dir
     rows: list[dict[str, Any]] = []
     capacity: int | None = None
     code = exitcodes.PASSED
@@ -49,7 +48,7 @@ def run_plan(base: dict[str, Any], steps: list[Step], out_dir: Path, as_json: bo
         for spec in data["workloads"].values():
             spec["load"] = load.model_dump(mode="json")
         scenario = scenario_from_dict({**data, "name": f"{base['name']}-{label}"})
-        outcome = run_once(scenario, out_dir / f"{index:02d}-{label}")
+        outcome = run_once(scenario, options.at(out_dir / f"{index:02d}-{label}"))
         if not as_json:
             print_outcome(outcome, as_json=False)
         rows.append(

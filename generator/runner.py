@@ -14,6 +14,9 @@ threshold that fails with data stops the run) and updates the progress line. SIG
 run at once — running iterations are cancelled — and the summary is still written (status
 `interrupted`, exit 130). Setup failures (TargetUnreachable) propagate before any load starts.
 
+What a run watches, serves and writes where comes from its RunOptions (generator/options.py),
+built by the caller; the runner reads no flags and no module state.
+
 With a monitor (generator/monitor), the target is sampled for a baseline before load, all
 through load, and during a cooldown after it (until it recovers; Ctrl-C cuts it short) before
 the summary is built; the summary then carries its evidence, the verdict and the findings.
@@ -35,13 +38,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from generator.load.base import LoadRun, Timeline
+from generator import exitcodes
+from generator.load.base import LoadRun
 from generator.metrics.events import EventSink
-from generator.metrics.exporter import ExportSettings, MetricsExporter
+from generator.metrics.exporter import MetricsExporter
 from generator.metrics.store import ITERATION_TREND, MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
-from generator.monitor.cli import ambient_export, ambient_monitor
 from generator.monitor.monitor import Monitor
+from generator.options import RunOptions
+from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
 from generator.report.summary import build_summary, live_figures
@@ -49,9 +54,7 @@ from generator.report.summary_model import Summary
 from generator.report.terminal import render_progress
 from generator.scenario import Scenario
 from generator.workloads.base import IterationContext, Workload
-
-from bench import exitcodes
-from generator.report.html import write_html_report
+from generator.workloads.registry import build_workloads
 
 
 @dataclass(frozen=True)
@@ -72,37 +75,37 @@ def workload_meta(scenario: Scenario) -> dict[str, dict[str, Any]]:
     }
 
 
-def write_outputs(out_dir: Path, summary: Summary, store: MetricsStore) -> None:
-    """The reports of a finished run from the store that recorded (or merged) it."""
+def write_outputs(
+    out_dir: Path, summary: Summary, store: MetricsStore, runbooks: Path | None = None
+) -> None:
+    """The reports of a finished run from the store that recorded (or merged) it; ``runbooks``
+    is where the findings' runbooks are (the HTML report links them)."""
     (out_dir / "summary.json").write_text(summary.dumps() + "\n", encoding="utf-8")
     (out_dir / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
-    write_html_report(out_dir, summary, store.series_rows())
+    write_html_report(out_dir, summary, store.series_rows(), runbooks)
 
 
 class Runner:
+    """One run of ``scenario`` as ``options`` say (generator/options.py). ``workloads`` default
+    to the ones the scenario describes (generator/workloads/registry.py); a caller passes its own
+    to hold what the scenario must not (secrets) or a test's."""
+
     def __init__(
         self,
         scenario: Scenario,
-        workloads: Mapping[str, Workload],
-        out_dir: Path,
-        *,
-        progress: TextIO | None = None,
-        timeline: Timeline | None = None,
-        handle_sigint: bool = True,
-        monitor: Monitor | None = None,
-        export: ExportSettings | None = None,
+        options: RunOptions,
+        workloads: Mapping[str, Workload] | None = None,
     ) -> None:
         self.scenario = scenario
-        self.workloads = dict(workloads)
-        self.out_dir = out_dir
-        self.progress = progress
-        self.timeline = timeline or Timeline()
-        self.handle_sigint = handle_sigint
-        # Without an explicit monitor, the one the command's flags asked for (monitor/cli.py).
-        self.monitor = monitor if monitor is not None else ambient_monitor()
-        settings = export if export is not None else ambient_export()
-        self.exporter = None if settings is None else MetricsExporter(settings)
+        self.options = options
+        self.workloads = dict(build_workloads(scenario) if workloads is None else workloads)
+        self.out_dir = options.out_dir
+        self.progress = options.progress
+        self.timeline = options.timeline
+        self.handle_sigint = options.handle_sigint
+        self.monitor = options.new_monitor()
+        self.exporter = None if options.export is None else MetricsExporter(options.export)
         self.thresholds: list[Threshold] = scenario.parsed_thresholds()
         self.status = "completed"
         self.runs: dict[str, LoadRun] = {}
@@ -175,7 +178,7 @@ class Runner:
         self._write_meta(meta)
         evidence = None if monitor is None else monitor.evidence(store.ended_at)
         summary = build_summary(store, evaluate(store, self.thresholds), meta, evidence)
-        write_outputs(self.out_dir, summary, store)
+        write_outputs(self.out_dir, summary, store, self.options.runbooks)
         if self.status == "interrupted":
             code = exitcodes.INTERRUPTED
         else:
@@ -283,13 +286,10 @@ class Runner:
 
 async def run_scenario(
     scenario: Scenario,
-    workloads: Mapping[str, Workload],
-    out_dir: Path,
-    *,
-    progress: TextIO | None = None,
-    monitor: Monitor | None = None,
+    options: RunOptions,
+    workloads: Mapping[str, Workload] | None = None,
 ) -> RunOutcome:
-    return await Runner(scenario, workloads, out_dir, progress=progress, monitor=monitor).run()
+    return await Runner(scenario, options, workloads).run()
 
 
 def progress_stream() -> TextIO | None:

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bench.monitoring import runbooks_dir
 from generator.distributed.merge import merge_run_dirs
 from generator.launch import print_outcome
 from generator.runner import default_out_dir
@@ -25,6 +26,6 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    outcome = merge_run_dirs(args.dirs, args.out or default_out_dir())
+    outcome = merge_run_dirs(args.dirs, args.out or default_out_dir(), runbooks=runbooks_dir())
     print_outcome(outcome, args.json)
     return outcome.exit_code

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import exitcodes
+from bench.monitoring import runbooks_dir
+from generator.report.html import write_html_report
 from generator.report.junit import render_junit
 from generator.report.markdown import render_markdown
 from generator.report.rerender import rebuild_run
 from generator.report.summary_model import Summary
 from generator.report.terminal import render_terminal
-
-from bench import exitcodes
-from generator.report.html import write_html_report
 
 RENDERERS: dict[str, Callable[[Summary], str]] = {
     "md": render_markdown,
@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     summary, store = rebuild_run(args.run_dir)
     if args.format == "html":
-        written = write_html_report(args.run_dir, summary, store.series_rows())
+        rows = store.series_rows()
+        written = write_html_report(args.run_dir, summary, rows, runbooks_dir())
         if written is None:
             return exitcodes.FAILED
         print(written)

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.distributed.shards import add_distribution_arguments, run_distributed
-from generator.monitor.cli import add_monitor_arguments, monitoring
+from bench.commands.monitor_flags import add_monitor_arguments
+from bench.commands.run_options import add_distribution_arguments, run_distributed
 from generator.runner import default_out_dir
 from generator.scenario import load_scenario
 
@@ -25,5 +25,4 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
-    with monitoring(args):
-        return run_distributed(args, scenario, args.out or default_out_dir())
+    return run_distributed(args, scenario, args.out or default_out_dir())

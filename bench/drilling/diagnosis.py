@@ -5,27 +5,18 @@ place so the drills depend on those packages through three small functions."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
+from bench.monitoring import from_stack
 from bench.stack.state import StackState
 from generator.diagnosis.finding import Finding
 from generator.diagnosis.verdict import Zone
-from generator.monitor.config import from_stack
-from generator.monitor.monitor import Monitor
+from generator.monitor.config import MonitorConfig
 from generator.report.summary_model import Summary
 
 
-def make_monitor(state: StackState, out_dir: Path, *, cooldown_s: float) -> Monitor:
-    """A monitor on the stack's backend, upstream, Postgres and backend process. ``out_dir`` is
-    where the runner writes monitor.jsonl."""
-    del out_dir  # the runner opens RUN_DIR/monitor.jsonl itself
-    config = from_stack(state, cooldown_s=cooldown_s, baseline_samples=2)
-    return Monitor(config)
-
-
-def runner_kwargs(monitor: Monitor) -> dict[str, Any]:
-    return {"monitor": monitor}
+def monitor_config(state: StackState, *, cooldown_s: float) -> MonitorConfig:
+    """What a drill's monitor watches: the stack's backend, upstream, Postgres and backend
+    process (the runner opens RUN_DIR/monitor.jsonl itself)."""
+    return from_stack(state, cooldown_s=cooldown_s, baseline_samples=2)
 
 
 def observed(summary: Summary | None) -> tuple[Zone | None, tuple[str, ...], tuple[str, ...]]:

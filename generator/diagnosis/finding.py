@@ -1,4 +1,5 @@
-"""What a diagnosis rule reads (`RunEvidence`) and what it returns (`Finding`)."""
+"""What a diagnosis rule reads (`RunEvidence`) and what it returns (`Finding`: its ``runbook`` is
+a runbook id, the rule's name, resolved by whoever shows it)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ class Finding:
 
 
 def runbook(rule: str) -> str:
-    return f"bench/runbooks/{rule}.md"
+    """A rule's runbook id: its name. Where the runbook lives is the caller's to know (the bench
+    keeps one ``ID.md`` per rule and hands that directory to the reports, RunOptions.runbooks);
+    the generator names no file of another package."""
+    return rule
 
 
 @dataclass(frozen=True)

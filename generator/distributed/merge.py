@@ -18,16 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from generator import exitcodes
 from generator.distributed.tail import merge_event_files
 from generator.errors import InvalidInput
 from generator.metrics.events import EventSink
 from generator.metrics.thresholds import evaluate
 from generator.monitor.evidence import MonitorEvidence
 from generator.report.summary import build_summary
-from generator.scenario import Scenario, scenario_from_dict
-
-from bench import exitcodes
 from generator.runner import RunOutcome, workload_meta, write_outputs
+from generator.scenario import Scenario, scenario_from_dict
 
 STATUS_RANK = {"completed": 0, "aborted": 1, "interrupted": 2}
 SLICE_KEY = "slice"
@@ -102,11 +101,13 @@ def merge_run_dirs(
     status: str | None = None,
     extra_meta: dict[str, Any] | None = None,
     monitor: Callable[[float | None], MonitorEvidence] | None = None,
+    runbooks: Path | None = None,
 ) -> RunOutcome:
     """Merges ``run_dirs`` into ``out_dir``; thresholds come from ``scenario`` (default: the
     whole scenario the slices name). ``status``, when given, is the merged run's status as is
     (the parent of workers knows why they stopped); else the worst of the slices'. ``monitor``
-    gives the target monitor's evidence for the merged load's end (a monitored `--workers` run)."""
+    gives the target monitor's evidence for the merged load's end (a monitored `--workers` run);
+    ``runbooks``, where the findings' runbooks are (the HTML report's links)."""
     problems: list[str] = []
     if not run_dirs:
         problems.append("no run directory to merge")
@@ -144,7 +145,7 @@ def merge_run_dirs(
     (out_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     evidence = None if monitor is None else monitor(store.ended_at)
     summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, evidence)
-    write_outputs(out_dir, summary, store)
+    write_outputs(out_dir, summary, store, runbooks)
     if meta["status"] == "interrupted":
         code = exitcodes.INTERRUPTED
     else:

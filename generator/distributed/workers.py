@@ -1,9 +1,12 @@
 """`--workers N`: one run in N processes, judged as one.
 
 The parent starts N children with multiprocessing's spawn (a fresh interpreter each, no forked
-event loop or sockets). Each child re-runs the same command handler on the same parsed flags,
-told by the hidden `--worker-slice I/N` to run slice I (generator/distributed/split.py) into
-OUT/workers/I with no thresholds of its own, its stdout and stderr in files there.
+event loop or sockets). Each child runs its `WorkerEntry`: a function named `module:function`,
+resolved in the child by importlib and given the caller's (picklable) argument and its
+`WorkerSlice` — slice I of N (generator/distributed/split.py) into OUT/workers/I, with no
+thresholds of its own, its stdout and stderr in files there. The CLI's entry re-runs the same
+command on the same flags (bench/commands/run_options.py); without one, `scenario_entry` runs
+the slice from the scenario alone.
 
 While they run, the parent tails the children's events.jsonl (each flushes at least once a
 second), replays them into one live store, and once a second evaluates the abortOnFail
@@ -16,54 +19,97 @@ end the parent merges the children's directories into OUT (generator/distributed
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import copy
+import importlib
 import multiprocessing
 import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, cast
 
-from bench import exitcodes
-from bench.errors import StackError, UsageError
+from generator import exitcodes
+from generator.distributed.fastloop import run
 from generator.distributed.merge import merge_run_dirs
 from generator.distributed.parent_monitor import ParentMonitor
+from generator.distributed.split import split_scenario
 from generator.distributed.tail import EventTail, replay, replay_store
-from generator.errors import TargetUnreachable
+from generator.errors import InvalidInput, RunBroken, TargetUnreachable, exit_code_of
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
-from generator.monitor.cli import ambient_monitor
+from generator.options import RunOptions
 from generator.report.summary import live_figures
 from generator.report.terminal import render_progress
-from generator.runner import RunOutcome
+from generator.runner import Runner, RunOutcome
 from generator.scenario import Scenario
 
 TICK_S = 1.0
 STOP_GRACE_S = 60.0  # after SIGINT, how long a child may take to write its results
 
 
-def call_handler(args: argparse.Namespace) -> int:
-    """Runs a command handler the way the CLI does: exceptions become exit codes (the parent
-    reports an interruption, so a worker says nothing of it)."""
-    from bench.cli import run_handler  # the CLI imports this module's command wiring
+@dataclass(frozen=True)
+class WorkerSlice:
+    """What one worker process runs: slice ``index`` of ``count`` into ``out_dir``."""
 
-    return run_handler(args.handler, args, quiet_interrupt=True)
+    index: int
+    count: int
+    out_dir: Path
 
 
-def child_main(args: argparse.Namespace, run_dir: Path) -> None:
+@dataclass(frozen=True)
+class WorkerEntry:
+    """How a worker process runs its slice: ``target`` names a function (`module:function`)
+    that the child imports and calls as ``function(argument, WorkerSlice)``; it returns the exit
+    code. ``argument`` (picklable) is what the caller needs to rebuild its run there."""
+
+    target: str
+    argument: object = None
+
+    def resolve(self) -> Any:
+        module, sep, name = self.target.partition(":")
+        if not sep or not module or not name:
+            raise ValueError(f"worker entry {self.target!r} is not module:function")
+        return getattr(importlib.import_module(module), name)
+
+
+def scenario_entry(scenario: Scenario) -> WorkerEntry:
+    """The entry of a caller with no command to re-run: the slice from the scenario alone."""
+    return WorkerEntry(f"{__name__}:run_scenario_slice", scenario.model_dump(mode="json"))
+
+
+def run_scenario_slice(data: object, part: WorkerSlice) -> int:
+    """`scenario_entry`'s function: slice ``part`` of the scenario ``data``, with the workloads
+    it describes, no thresholds and no monitor (the parent judges and watches)."""
+    try:
+        scenario = Scenario.model_validate(data)
+        piece = split_scenario(scenario, part.index, part.count)
+        if piece is None:
+            raise InvalidInput("worker slice", [f"{part.index}/{part.count} holds no work"])
+        piece = piece.model_copy(update={"thresholds": []})
+        return run(Runner(piece, RunOptions(out_dir=part.out_dir)).run()).exit_code
+    except KeyboardInterrupt:
+        return exitcodes.INTERRUPTED
+    except Exception as exc:
+        code = exit_code_of(exc)
+        if code is None:
+            raise
+        print(f"callbench: error: {exc}", file=sys.stderr)
+        return code
+
+
+def child_main(entry: WorkerEntry, part: WorkerSlice) -> None:
     """A worker process's entry point (spawned; must stay importable and picklable)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    part.out_dir.mkdir(parents=True, exist_ok=True)
     with (
-        (run_dir / "stdout.txt").open("w", encoding="utf-8") as out,
-        (run_dir / "stderr.txt").open("w", encoding="utf-8") as err,
+        (part.out_dir / "stdout.txt").open("w", encoding="utf-8") as out,
+        (part.out_dir / "stderr.txt").open("w", encoding="utf-8") as err,
     ):
         sys.stdout, sys.stderr = out, err
-        code = call_handler(args)
+        code = int(cast(int, entry.resolve()(entry.argument, part)))
         out.flush()
         err.flush()
     sys.exit(code)
@@ -160,41 +206,36 @@ def last_error(run_dir: Path) -> str:
 
 
 def run_workers(
-    args: argparse.Namespace,
-    scenario: Scenario,
-    out_dir: Path,
-    count: int,
-    progress: TextIO | None = None,
+    entry: WorkerEntry, scenario: Scenario, options: RunOptions, count: int
 ) -> RunOutcome:
-    """Runs ``args``' command in ``count`` worker processes and merges them into ``out_dir``;
-    the target monitor the flags ask for samples from here (parent_monitor.py)."""
-    monitor = ambient_monitor()
+    """Runs ``entry`` in ``count`` worker processes and merges them into ``options.out_dir``;
+    the target monitor the options ask for samples from here (parent_monitor.py)."""
+    monitor = options.new_monitor()
     if monitor is None:
-        return _run_children(args, scenario, out_dir, count, progress, None)
+        return _run_children(entry, scenario, options, count, None)
     watcher = ParentMonitor(monitor)
     try:
-        return _run_children(args, scenario, out_dir, count, progress, watcher)
+        return _run_children(entry, scenario, options, count, watcher)
     finally:
         watcher.close()
 
 
 def _run_children(
-    args: argparse.Namespace,
+    entry: WorkerEntry,
     scenario: Scenario,
-    out_dir: Path,
+    options: RunOptions,
     count: int,
-    progress: TextIO | None,
     watcher: ParentMonitor | None,
 ) -> RunOutcome:
+    out_dir = options.out_dir
     extra: dict[str, object] = {"workers": count}
     if watcher is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
             watcher.baseline(out_dir / "monitor.jsonl")
         except KeyboardInterrupt:
-            raise StackError(
-                "monitor", "interrupted during the baseline; no load was sent"
-            ) from None
+            reason = "interrupted during the baseline; no load was sent"
+            raise RunBroken("monitor", reason) from None
         c = watcher.monitor.config
         extra["monitor"] = {
             "interval_s": c.interval_s,
@@ -207,15 +248,13 @@ def _run_children(
     dirs = [out_dir / "workers" / str(i) for i in range(count)]
     procs: list[BaseProcess] = []
     for index, run_dir in enumerate(dirs):
-        child = copy.copy(args)
-        child.worker_slice, child.workers, child.shard = f"{index}/{count}", 1, None
-        child.out, child.json = run_dir, False
+        part = WorkerSlice(index, count, run_dir)
         proc = context.Process(
-            target=child_main, args=(child, run_dir), name=f"callbench-worker-{index}"
+            target=child_main, args=(entry, part), name=f"callbench-worker-{index}"
         )
         proc.start()
         procs.append(proc)
-    supervisor = Supervisor(procs, dirs, scenario.parsed_thresholds(), progress)
+    supervisor = Supervisor(procs, dirs, scenario.parsed_thresholds(), options.progress)
     supervisor.run()
     if watcher is not None:
         watcher.end_load()
@@ -227,12 +266,12 @@ def _run_children(
     codes = [p.exitcode for p in procs]
     for code, run_dir in zip(codes, dirs, strict=True):
         if code == exitcodes.INVALID_INPUT:
-            raise UsageError(f"worker {run_dir.name}: {last_error(run_dir)}")
+            raise InvalidInput(f"worker {run_dir.name}", [last_error(run_dir)])
         if code == exitcodes.INFRASTRUCTURE:
             raise TargetUnreachable(f"worker {run_dir.name}: {last_error(run_dir)}")
     ran = [d for d in dirs if (d / "run.json").is_file() and (d / "events.jsonl").is_file()]
     if not ran:
-        raise StackError(
+        raise RunBroken(
             "workers", f"none wrote results (exit codes {codes}); see {out_dir}/workers"
         )
     status = supervisor.status
@@ -246,4 +285,5 @@ def _run_children(
         status=status,
         extra_meta=extra,
         monitor=None if watcher is None else watcher.evidence,
+        runbooks=options.runbooks,
     )

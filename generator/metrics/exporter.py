@@ -13,22 +13,22 @@ its own per run, so runs in one process never share series:
     callbench_generator_send_lag_seconds             histogram  send_lag
     callbench_generator_vus{workload}                gauge      vus
 
-With a file_sd file (the bench stack's ``targets/generator.json``), it writes its address there
-once it serves, and empties the file when it stops, so Prometheus finds each run by itself.
+With an ``announce`` hook it tells the caller its ``host:port`` once it serves and None when it
+stops: the bench's hook writes the stack Prometheus's file_sd file (bench/monitoring.py), so
+Prometheus finds each run by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from bench.stack.prometheus import write_file_sd
 from generator.errors import InvalidInput
 from generator.metrics.series import TagKey
 
@@ -51,12 +51,12 @@ COUNTERS = {  # store counter -> (metric suffix, the one tag kept as a label, he
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """Where to serve: ``port`` 0 picks a free one; ``targets_file`` is a file_sd file to name
-    the address in (None: do not advertise)."""
+    """Where to serve: ``port`` 0 picks a free one; ``announce`` is told the ``host:port`` once
+    the run serves and None when it stops (None: nobody is told)."""
 
     port: int = 0
     host: str = "127.0.0.1"
-    targets_file: Path | None = None
+    announce: Callable[[str | None], None] | None = None
     final_scrape_wait_s: float = 3.0
 
 
@@ -121,7 +121,7 @@ class MetricsExporter:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> str:
-        """Listen, advertise in the targets file, and return ``host:port``."""
+        """Listen, announce the address, and return ``host:port``."""
         app = web.Application()
         app.router.add_get("/metrics", self._handle)
         runner = web.AppRunner(app, access_log=None)
@@ -137,12 +137,12 @@ class MetricsExporter:
         port = runner.addresses[0][1]
         host = "127.0.0.1" if self.settings.host in ("", "0.0.0.0") else self.settings.host
         self.address = f"{host}:{port}"
-        if self.settings.targets_file is not None:
-            write_file_sd(self.settings.targets_file, [self.address], {"part": "generator"})
+        if self.settings.announce is not None:
+            self.settings.announce(self.address)
         return self.address
 
     async def stop(self) -> None:
-        """Withdraw from the targets file and stop serving. When Prometheus has been scraping,
+        """Withdraw the announcement and stop serving. When Prometheus has been scraping,
         wait (bounded) for one more scrape first, so it holds the run's final numbers."""
         if self._runner is None:
             return
@@ -150,7 +150,7 @@ class MetricsExporter:
             self._scraped.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._scraped.wait(), self.settings.final_scrape_wait_s)
-        if self.settings.targets_file is not None:
-            write_file_sd(self.settings.targets_file, [])
+        if self.settings.announce is not None:
+            self.settings.announce(None)
         runner, self._runner = self._runner, None
         await runner.cleanup()

@@ -1,5 +1,6 @@
 """What the monitor watches and how: `MonitorConfig` (frozen, every problem reported at once),
-built from explicit flags for a real deployment or from the bench's `.callbench/stack.json`.
+built by the caller from plain values — the CLI layer's flags for a real deployment, or its
+adapter of the bench's own stack (bench/monitoring.py).
 
 Every source is optional; a config with none watches nothing (`is_empty`), and the runner then
 runs without a monitor.
@@ -7,13 +8,11 @@ runs without a monitor.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Self
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.stack.state import StackState
 from generator.errors import InvalidInput
 
 
@@ -81,35 +80,3 @@ def monitor_config(**fields: object) -> MonitorConfig:
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
         raise InvalidInput("monitor", problems) from None
-
-
-def from_stack(state: StackState, **settings: object) -> MonitorConfig:
-    """Sources of the bench's stack: the backend's admin endpoints and PID (its container, on the
-    compose runtime), the upstream's admin /metrics, and Postgres through its superuser DSN."""
-    fields: dict[str, object] = dict(settings)
-    backend = state.backend
-    if backend is not None:
-        admin = backend.urls.get("admin") or backend.urls.get("http")
-        if admin:
-            fields["metrics_url"] = backend.urls.get("metrics", f"{admin}/metrics")
-            fields["health_url"] = f"{admin}/healthz"
-            fields["memory_url"] = f"{admin}/debug/memory"
-        # A container is read through the Docker SDK: its PID may live in another namespace
-        # (a remote or rootless engine), and it changes when the container restarts.
-        if backend.container is not None:
-            fields["container"] = backend.container
-        elif backend.pid is not None:
-            fields["pid"] = backend.pid
-    if state.realtime is not None:
-        admin = state.realtime.urls.get("admin")
-        if admin:
-            fields["upstream_metrics_url"] = state.realtime.urls.get("metrics", f"{admin}/metrics")
-    if state.postgres is not None:
-        fields["db_dsn"] = state.postgres.admin_dsn
-    return monitor_config(**fields)
-
-
-def load_stack_config(state_dir: Path, **settings: object) -> MonitorConfig | None:
-    """The stack's monitor config, or None when no stack was brought up in ``state_dir``."""
-    state = StackState.load(state_dir)
-    return None if state is None else from_stack(state, **settings)

@@ -22,6 +22,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from generator.report import html_sections as sec
 from generator.report.html_charts import chart_html
 from generator.report.html_data import (
     Chart,
@@ -32,8 +33,6 @@ from generator.report.html_data import (
     monitor_charts,
 )
 from generator.report.summary_model import Summary
-
-from generator.report import html_sections as sec
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem auto;
@@ -110,13 +109,14 @@ def _sections(
     chart_cells: list[str],
     title: str | None = None,
     grid: bool = True,
+    runbooks: Path | None = None,
 ) -> list[Section]:
     s = run.summary
     head = [Section("", sec.header(s, title))]
     text: list[tuple[str, Callable[[Summary], str]]] = [
         ("Thresholds", sec.thresholds),
         ("Performance targets", sec.targets),
-        ("Diagnosis", lambda summary: sec.findings(summary, out_dir)),
+        ("Diagnosis", lambda summary: sec.findings(summary, out_dir, runbooks)),
     ]
     body = [Section(h, render(s)) for h, render in text]
     if grid:
@@ -141,25 +141,29 @@ def render_run_html(
     run_dir: Path,
     summary: Summary | None = None,
     rows: list[dict[str, Any]] | None = None,
+    runbooks: Path | None = None,
 ) -> str:
     """The report page of one run directory (rendered from its files: works for killed runs);
-    ``rows``, the per-second series of the store that recorded the run, spare re-reading it."""
+    ``rows``, the per-second series of the store that recorded the run, spare re-reading it;
+    ``runbooks``, where the findings' runbooks are (their links)."""
     run = load_run(run_dir, summary if summary is not None else _summary_for(run_dir), rows)
     xlim = _x_range(run)
     cells = [chart_html(c, xlim, f"c{i}") for i, c in enumerate(_charts(run))]
     name = run.summary.name
-    return _page(f"callbench report — {name}", _flatten(_sections(run, run_dir, cells)))
+    body = _flatten(_sections(run, run_dir, cells, runbooks=runbooks))
+    return _page(f"callbench report — {name}", body)
 
 
 def write_html_report(
     run_dir: Path,
     summary: Summary | None = None,
     rows: list[dict[str, Any]] | None = None,
+    runbooks: Path | None = None,
 ) -> Path | None:
     """Writes RUN_DIR/report.html; None (with a warning) if it could not be rendered."""
     path = run_dir / "report.html"
     try:
-        path.write_text(render_run_html(run_dir, summary, rows), encoding="utf-8")
+        path.write_text(render_run_html(run_dir, summary, rows, runbooks), encoding="utf-8")
     except Exception as exc:  # a chart bug must not cost a long run its exit code and reports
         print(f"callbench: report.html not written: {exc!r}", file=sys.stderr)
         return None
@@ -167,7 +171,11 @@ def write_html_report(
 
 
 def render_comparison_html(
-    before_dir: Path, after_dir: Path, title: str, out_dir: Path | None = None
+    before_dir: Path,
+    after_dir: Path,
+    title: str,
+    out_dir: Path | None = None,
+    runbooks: Path | None = None,
 ) -> str:
     """A drill's runs side by side: before the fix on the left, after on the right, each chart
     pair on the same axes. ``out_dir`` is where the page will be saved (runbook links are
@@ -186,7 +194,7 @@ def render_comparison_html(
             for i, pair in enumerate(pairs)
         ]
         name = f"{label}: {run.summary.name}"
-        columns.append(_sections(run, where, cells, title=name, grid=False))
+        columns.append(_sections(run, where, cells, title=name, grid=False, runbooks=runbooks))
     rows = []
     for left, right in zip(columns[0], columns[1], strict=True):
         heading = f"<h2>{escape(left.heading)}</h2>" if left.heading else ""

@@ -19,10 +19,6 @@ from urllib.parse import quote
 
 from generator.report.summary_model import TREND_COLUMNS, PhaseSamples, Summary
 
-import bench
-
-RUNBOOKS = Path(bench.__file__).resolve().parent / "runbooks"
-REPO = Path(bench.__file__).resolve().parents[1]
 # The recovery checks' columns, in the order the summary writes them.
 RECOVERY_COLUMNS = ("key", "baseline", "final", "recovered", "after_s", "growth_pct")
 
@@ -127,16 +123,17 @@ def thresholds(summary: Summary) -> str:
     return _table(["threshold", "measured", "result"], rows, "thresholds")
 
 
-def runbook_href(runbook: str, out_dir: Path) -> str | None:
-    """A relative link to a local runbook file, or None (URLs stay text: the page is offline)."""
+def runbook_href(runbook: str, out_dir: Path, runbooks: Path | None = None) -> str | None:
+    """A relative link to a local runbook file, or None (URLs stay text: the page is offline).
+    ``runbook`` is a finding's runbook id, found as ``RUNBOOKS/ID.md`` in the directory the
+    caller keeps them in (``runbooks``; the bench's), or a path: absolute, relative to the
+    working directory, or an older summary's path to ``ID.md`` (found by its name)."""
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", runbook):
         return None
     path, anchor = ([*runbook.split("#", 1), ""])[:2]
-    candidates = (
-        [Path(path)]
-        if Path(path).is_absolute()
-        else [REPO / path, RUNBOOKS / path, RUNBOOKS / f"{path}.md"]
-    )
+    candidates = [Path(path)]
+    if runbooks is not None and not Path(path).is_absolute():
+        candidates += [runbooks / f"{path}.md", runbooks / Path(path).name]
     for candidate in candidates:
         if candidate.is_file():
             rel = Path(os.path.relpath(candidate, out_dir.resolve())).as_posix()
@@ -144,7 +141,7 @@ def runbook_href(runbook: str, out_dir: Path) -> str | None:
     return None
 
 
-def findings(summary: Summary, out_dir: Path) -> str:
+def findings(summary: Summary, out_dir: Path, runbooks: Path | None = None) -> str:
     if summary.findings is None:
         return '<p class="note">No diagnosis in this summary.</p>'
     if not summary.findings:
@@ -153,7 +150,7 @@ def findings(summary: Summary, out_dir: Path) -> str:
     for f in summary.findings:
         severity = escape(f.severity)
         evidence = "".join(f"<li>{escape(e)}</li>" for e in f.evidence)
-        href = runbook_href(f.runbook, out_dir) if f.runbook else None
+        href = runbook_href(f.runbook, out_dir, runbooks) if f.runbook else None
         if href is not None:
             link = f'<a href="{escape(href, quote=True)}">{escape(f.runbook)}</a>'
         else:

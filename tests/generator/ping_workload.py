@@ -86,6 +86,7 @@ async def start_server(delay_s: float, fail_every: int = 0) -> tuple[web.AppRunn
 
 
 async def _main(url: str, out: str) -> int:
+    from generator.options import RunOptions
     from generator.runner import Runner
     from generator.scenario import scenario_from_dict
 
@@ -101,7 +102,7 @@ async def _main(url: str, out: str) -> int:
             "thresholds": ["call_success:rate>=0.9"],
         }
     )
-    outcome = await Runner(scenario, {"ping": PingWorkload(url)}, Path(out)).run()
+    outcome = await Runner(scenario, RunOptions(Path(out)), {"ping": PingWorkload(url)}).run()
     return outcome.exit_code
 
 

@@ -10,6 +10,7 @@ import pytest
 from ping_workload import PingWorkload, start_server
 
 from bench.cli import main
+from generator.options import RunOptions
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 
@@ -65,7 +66,9 @@ async def test_report_rerenders_a_run(tmp_path: Path, capsys: pytest.CaptureFixt
                 "thresholds": ["call_success:rate>=0.9"],
             }
         )
-        await Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False).run()
+        await Runner(
+            sc, RunOptions(tmp_path, handle_sigint=False), {"ping": PingWorkload(url)}
+        ).run()
     finally:
         await server.cleanup()
     capsys.readouterr()

@@ -15,13 +15,14 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from generator.errors import TargetUnreachable
-from generator.report.rerender import summary_from_run_dir
-from generator.report.terminal import render_terminal
-from generator.scenario import scenario_from_dict
 from ping_workload import PingWorkload, start_server
 
+from generator.errors import TargetUnreachable
+from generator.options import RunOptions
+from generator.report.rerender import summary_from_run_dir
+from generator.report.terminal import render_terminal
 from generator.runner import Runner
+from generator.scenario import scenario_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,7 +44,9 @@ async def test_short_run_writes_every_report(tmp_path: Path) -> None:
             {"executor": "shared-iterations", "vus": 4, "iterations": 8},
             ["call_success:rate>=0.9", "turn_latency:p(95)<5000"],
         )
-        outcome = await Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False).run()
+        outcome = await Runner(
+            sc, RunOptions(tmp_path, handle_sigint=False), {"ping": PingWorkload(url)}
+        ).run()
     finally:
         await server.cleanup()
     s = outcome.summary.to_json()
@@ -93,7 +96,9 @@ async def test_a_run_dir_given_again_holds_only_the_new_run(tmp_path: Path) -> N
     try:
         for iterations in (6, 3):
             sc = scenario({"executor": "shared-iterations", "vus": 2, "iterations": iterations}, [])
-            runner = Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False)
+            runner = Runner(
+                sc, RunOptions(tmp_path, handle_sigint=False), {"ping": PingWorkload(url)}
+            )
             outcome = await runner.run()
     finally:
         await server.cleanup()
@@ -111,7 +116,9 @@ async def test_abort_on_fail_stops_the_run(tmp_path: Path) -> None:
             {"call_success": [{"threshold": "rate>=0.9", "abortOnFail": True}]},
         )
         began = time.monotonic()
-        outcome = await Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False).run()
+        outcome = await Runner(
+            sc, RunOptions(tmp_path, handle_sigint=False), {"ping": PingWorkload(url)}
+        ).run()
     finally:
         await server.cleanup()
     assert time.monotonic() - began < 10
@@ -124,7 +131,9 @@ async def test_unreachable_target_raises_before_load(tmp_path: Path) -> None:
     await server.cleanup()  # the port is now closed
     sc = scenario({"executor": "shared-iterations", "iterations": 1}, None)
     with pytest.raises(TargetUnreachable):
-        await Runner(sc, {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False).run()
+        await Runner(
+            sc, RunOptions(tmp_path, handle_sigint=False), {"ping": PingWorkload(url)}
+        ).run()
 
 
 @pytest.mark.timeout(60)

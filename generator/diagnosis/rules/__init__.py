@@ -1,6 +1,6 @@
 """The diagnosis rules, one module per failure mode, and the registry that runs them in order.
 
-Each module has `RULE` (its name, also its runbook's: bench/runbooks/<rule>.md) and
+Each module has `RULE` (its name, also its runbook's id; the bench keeps <rule>.md) and
 `check(RunEvidence) -> Finding | None`; a rule fires only on its own evidence (docs/diagnosis.md).
 
 Some failure modes cause the symptoms other rules look for: a saturated event loop delays all the

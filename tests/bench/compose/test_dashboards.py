@@ -30,12 +30,14 @@ import aiohttp
 import pytest
 import yaml
 
+from bench.monitoring import FileSdTargets
 from bench.stack.assets import assets_dir
 from bench.stack.local import LocalStack
 from bench.stack.pg_exporter import BINARY as PG_EXPORTER
 from bench.stack.processes import has_binary
 from bench.stack.state import StackState
 from generator.metrics.exporter import ExportSettings
+from generator.options import RunOptions
 from generator.runner import Runner, RunOutcome
 from generator.scenario import scenario_from_dict
 from generator.workloads.call import CallConfig, CallWorkload
@@ -155,10 +157,9 @@ async def _generator_run(state: StackState, out_dir: Path) -> RunOutcome:
         greeting_timeout_s=5.0,
         response_timeout_s=5.0,
     )
-    export = ExportSettings(targets_file=Path(state.generator_targets))
-    runner = Runner(
-        scenario, {"calls": CallWorkload(config)}, out_dir, handle_sigint=False, export=export
-    )
+    export = ExportSettings(announce=FileSdTargets(Path(state.generator_targets)))
+    options = RunOptions(out_dir, export=export, handle_sigint=False)
+    runner = Runner(scenario, options, {"calls": CallWorkload(config)})
     return await runner.run()
 
 

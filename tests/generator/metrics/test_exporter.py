@@ -15,16 +15,18 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.commands.monitor_flags import add_monitor_arguments, export_settings_from_args
 from bench.errors import UsageError
+from bench.monitoring import FileSdTargets
 from bench.stack.state import PartState, StackState
 from generator.metrics.exporter import ExportSettings, GeneratorMetrics
 from generator.metrics.store import MetricsStore
-from generator.monitor.cli import add_monitor_arguments, export_settings_from_args
+from generator.options import RunOptions
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 from generator.workloads.call import CallConfig, CallWorkload
+from mocks.realtime.server import RealtimeServer
 
-RealtimeServer = pytest.importorskip("mocks.realtime.server").RealtimeServer
 HISTOGRAMS = {
     "turn_latency": "callbench_generator_turn_latency_seconds",
     "connect_time": "callbench_generator_connect_time_seconds",
@@ -94,13 +96,9 @@ async def test_a_run_serves_its_call_metrics(upstream: Any, tmp_path: Path) -> N
     workload = CallWorkload(
         CallConfig(url=upstream.url, protocol="realtime", turns=2, utterance_ms=200)
     )
-    runner = Runner(
-        scenario,
-        {"calls": workload},
-        tmp_path / "run",
-        handle_sigint=False,
-        export=ExportSettings(port=0, targets_file=targets, final_scrape_wait_s=2.0),
-    )
+    export = ExportSettings(port=0, announce=FileSdTargets(targets), final_scrape_wait_s=2.0)
+    options = RunOptions(tmp_path / "run", export=export, handle_sigint=False)
+    runner = Runner(scenario, options, {"calls": workload})
     bodies: list[str] = []
     done = asyncio.Event()
     scraper = asyncio.create_task(_scrape_while_running(targets, bodies, done))
@@ -125,7 +123,16 @@ async def test_a_run_serves_its_call_metrics(upstream: Any, tmp_path: Path) -> N
         "calls_total", {"outcome": "succeeded"}
     )
     assert _value(calls, "_total", outcome="failed") == 0  # the series exists from the start
-    assert _value(families["callbench_generator_vus"], "", workload="calls") >= 0
+    # The gauge mirrors the store's last sample of it, and never shows more VUs than the load has.
+    last_vus, _ = store.gauge("vus", {"workload": "calls"})
+    assert _value(families["callbench_generator_vus"], "", workload="calls") == last_vus
+    seen = [
+        _value(family, "", workload="calls")
+        for family in (_families(body).get("callbench_generator_vus") for body in bodies)
+        if family is not None and family.samples
+    ]
+    assert seen
+    assert all(0 <= vus <= 2 for vus in seen), seen
     assert "callbench_generator_errors" in families
 
 
@@ -169,7 +176,7 @@ def _stack(tmp_path: Path) -> Path:
 def test_flags_decide_when_runs_serve(tmp_path: Path) -> None:
     targets = _stack(tmp_path)
     on_stack = export_settings_from_args(_args("--url", "ws://127.0.0.1:4100/ws"), tmp_path, True)
-    assert on_stack == ExportSettings(port=0, targets_file=targets)
+    assert on_stack == ExportSettings(port=0, announce=FileSdTargets(targets))
     assert export_settings_from_args(_args("--metrics-port", "0"), tmp_path, True) is None
     # Elsewhere: only when asked, and without advertising in the stack's file.
     elsewhere = _args("--url", "wss://agent.example.invalid/ws", "--metrics-port", "9464")

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from bench.commands.monitor_flags import add_monitor_arguments
+from bench.commands.monitor_flags import monitor_config_from_args as from_args
+from bench.commands.run_options import run_options
 from bench.errors import UsageError
 from bench.stack.state import PartState, PostgresState, StackState
-from generator.monitor.cli import add_monitor_arguments, ambient_monitor, monitoring
-from generator.monitor.cli import monitor_config_from_args as from_args
 from generator.monitor.evidence import MonitorEvidence
 from generator.monitor.monitor import combine
 from generator.monitor.sources import SourceDown
@@ -89,18 +90,20 @@ def test_bad_flags_are_usage_errors_with_every_problem(tmp_path: Path) -> None:
         from_args(parse("--pid", "1", "--cooldown", "soon"), tmp_path)
 
 
-def test_monitoring_block_hands_each_runner_a_fresh_monitor(tmp_path: Path) -> None:
+def test_run_options_hand_each_run_a_fresh_monitor(tmp_path: Path) -> None:
     args = parse("--pid", "1")
-    assert ambient_monitor() is None
-    with monitoring(args, tmp_path):
-        first, second = ambient_monitor(), ambient_monitor()
-        assert first is not None
-        assert second is not None
-        assert first is not second
-    assert ambient_monitor() is None
+    options = run_options(args, tmp_path / "run", tmp_path)
+    assert options.monitored
+    first, second = options.new_monitor(), options.new_monitor()
+    assert first is not None
+    assert second is not None
+    assert first is not second  # each step of a plan watches with its own
+    assert first.config.pid == 1
+    assert not run_options(parse(), tmp_path / "run", tmp_path).monitored  # no stack, no flags
     args.worker_slice = "0/2"
-    with monitoring(args, tmp_path):
-        assert ambient_monitor() is None  # workers leave monitoring to their parent
+    worker = run_options(args, tmp_path / "run", tmp_path)
+    assert worker.new_monitor() is None  # workers leave monitoring to their parent
+    assert worker.export is None
 
 
 class Named:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from bench.monitoring import from_stack
 from bench.stack.state import PartState, StackState
 from generator.monitor import process
-from generator.monitor.config import from_stack
 from generator.monitor.process import DockerContainer, memory_from_stats
 
 

@@ -17,15 +17,16 @@ import pytest
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
+from ping_workload import PingWorkload, make_app  # type: ignore[import-not-found,unused-ignore]
+
 from bench.stack.postgres import PostgresInfo, start_postgres, stop_postgres
 from generator.monitor.config import MonitorConfig
 from generator.monitor.monitor import Monitor
+from generator.options import RunOptions
 from generator.report.rerender import summary_from_run_dir
+from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 from mocks.backend.metrics import BackendMetrics
-from ping_workload import PingWorkload, make_app  # type: ignore[import-not-found,unused-ignore]
-
-from generator.runner import Runner
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +93,8 @@ async def test_monitored_run_samples_every_phase(tmp_path: Path, postgres: Postg
         pid=os.getpid(),
     )
     try:
-        runner = Runner(
-            scenario("2s"), {"ping": PingWorkload(url)}, tmp_path, handle_sigint=False,
-            monitor=Monitor(config),
-        )  # fmt: skip
+        options = RunOptions(tmp_path, monitor=config, handle_sigint=False)
+        runner = Runner(scenario("2s"), options, {"ping": PingWorkload(url)})
         outcome = await runner.run()
     finally:
         await server.cleanup()
@@ -144,10 +143,8 @@ async def test_a_backend_killed_mid_run_is_a_crash(tmp_path: Path) -> None:
     config = fast(metrics_url=f"{url}/metrics", health_url=f"{url}/healthz")
     monitor = Monitor(config)
     try:
-        runner = Runner(
-            scenario("3s"), {"ping": PingWorkload(work_url)}, tmp_path, handle_sigint=False,
-            monitor=monitor,
-        )  # fmt: skip
+        options = RunOptions(tmp_path, monitor=monitor, handle_sigint=False)
+        runner = Runner(scenario("3s"), options, {"ping": PingWorkload(work_url)})
         task = asyncio.create_task(runner.run())
         deadline = asyncio.get_running_loop().time() + 20
         while not any(s["phase"] == "load" for s in monitor.samples):

@@ -14,12 +14,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
 
-from generator.report.summary_model import Summary
-from generator.scenario import scenario_from_dict
-from generator.workloads.base import IterationContext
 from ping_workload import PingWorkload, start_server
 
+from generator.options import RunOptions
+from generator.report.summary_model import Summary
 from generator.runner import Runner
+from generator.scenario import scenario_from_dict
+from generator.workloads.base import IterationContext
 
 EXPECTED_CHARTS = (
     "Active calls and VUs",
@@ -67,7 +68,8 @@ def run_ping(out: Path, *, seconds: int, fail_every: int, seed: int) -> Summary:
                     "thresholds": ["call_success:rate>=0.9", "turn_latency:p(95)<5000"],
                 }
             )
-            runner = Runner(scenario, {"ping": LaggyPing(url)}, out, handle_sigint=False)
+            options = RunOptions(out, handle_sigint=False)
+            runner = Runner(scenario, options, {"ping": LaggyPing(url)})
             return (await runner.run()).summary
         finally:
             await server.cleanup()

@@ -1,27 +1,30 @@
-"""The monitor's command-line flags, shared by `callbench calls`, `run` (and the traffic
-commands): explicit sources for a real deployment, or the bench's stack from
-`.callbench/stack.json` — the default when that file exists and no source is named. The same
-block decides whether runs serve their own /metrics (`--metrics-port`; on by itself when the
-watched stack's Prometheus reads a generator targets file).
+"""The monitor's and the exporter's command-line flags, shared by `callbench calls`, `run` and
+the traffic commands, turned into the generator's plain values (a MonitorConfig, ExportSettings):
+explicit sources for a real deployment, or the bench's stack from `.callbench/stack.json`
+(bench/monitoring.py) — the default when that file exists, no source is named and the run aims at
+the stack's backend. The same block decides whether runs serve their own /metrics
+(`--metrics-port`; on by itself when the watched stack's Prometheus reads a generator targets
+file).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bench.errors import UsageError
-from bench.stack.state import StackState
+from bench.monitoring import (
+    STACK_DIR,
+    FileSdTargets,
+    aims_at_stack,
+    load_stack_config,
+    stack_targets_file,
+)
 from generator.errors import InvalidInput
 from generator.load.durations import parse_duration
 from generator.metrics.exporter import ExportSettings
-from generator.monitor.config import MonitorConfig, load_stack_config, monitor_config
-from generator.monitor.monitor import Monitor
+from generator.monitor.config import MonitorConfig, monitor_config
 
-STACK_DIR = Path(".callbench")
 SOURCE_FLAGS = {
     "metrics_url": "--metrics-url",
     "health_url": "--health-url",
@@ -79,6 +82,11 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
     return {"cooldown_s": seconds}
 
 
+def _url(args: argparse.Namespace) -> str | None:
+    url = getattr(args, "url", None)
+    return None if url is None else str(url)
+
+
 def monitor_config_from_args(
     args: argparse.Namespace, stack_dir: Path = STACK_DIR
 ) -> MonitorConfig | None:
@@ -95,7 +103,7 @@ def monitor_config_from_args(
             raise UsageError(f"--no-monitor cannot be combined with {', '.join(named)}")
         return None
     settings = _settings(args)
-    if not use_stack and not explicit and not _targets_stack(args, stack_dir):
+    if not use_stack and not explicit and not aims_at_stack(_url(args), stack_dir):
         return None
     try:
         if use_stack or not explicit:
@@ -112,50 +120,6 @@ def monitor_config_from_args(
         raise UsageError("; ".join(exc.problems)) from None
 
 
-def _targets_stack(args: argparse.Namespace, stack_dir: Path) -> bool:
-    """Watching the bench's stack by default is right only when the run aims at its backend: a
-    run against a real deployment must not report the local stack's evidence as its own."""
-    url = getattr(args, "url", None)
-    state = StackState.load(stack_dir)
-    if state is None or state.backend is None:
-        return False
-    if not url:
-        return True  # a scenario file: its targets are its own; `--stack` or flags say otherwise
-    backend = {urlsplit(u).netloc for u in state.backend.urls.values()}
-    return urlsplit(str(url)).netloc in backend
-
-
-def monitor_from_args(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Monitor | None:
-    config = monitor_config_from_args(args, stack_dir)
-    return None if config is None or config.is_empty else Monitor(config)
-
-
-_ambient: list[MonitorConfig] = []
-_ambient_export: list[ExportSettings | None] = []
-
-
-@contextlib.contextmanager
-def monitoring(args: argparse.Namespace, stack_dir: Path = STACK_DIR) -> Iterator[None]:
-    """While inside, every Runner made without an explicit monitor watches the target the flags
-    name (a fresh Monitor per run, so each step of a plan has its own). Commands wrap their run
-    in it, so the path from flags to Runner (plans, distributed runs) needs no monitor plumbing.
-    A worker process of `--workers` never monitors: its parent does."""
-    worker = bool(getattr(args, "worker_slice", None))
-    config = None if worker else monitor_config_from_args(args, stack_dir)
-    watching = config is not None and not config.is_empty
-    export = None if worker else export_settings_from_args(args, stack_dir, watching)
-    if watching:
-        assert config is not None
-        _ambient.append(config)
-    _ambient_export.append(export)
-    try:
-        yield
-    finally:
-        _ambient_export.pop()
-        if watching:
-            _ambient.pop()
-
-
 def export_settings_from_args(
     args: argparse.Namespace, stack_dir: Path, watching: bool
 ) -> ExportSettings | None:
@@ -168,25 +132,9 @@ def export_settings_from_args(
     if port == 0:
         return None
     targets = None
-    if watching and (getattr(args, "stack", False) or _targets_stack(args, stack_dir)):
-        state = StackState.load(stack_dir)
-        if state is not None and state.generator_targets:
-            targets = Path(state.generator_targets)
+    if watching and (getattr(args, "stack", False) or aims_at_stack(_url(args), stack_dir)):
+        targets = stack_targets_file(stack_dir)
     if port is None and targets is None:
         return None
-    return ExportSettings(port=int(port or 0), host=host, targets_file=targets)
-
-
-def ambient_monitor() -> Monitor | None:
-    """A new Monitor for the innermost `monitoring` block, or None outside one."""
-    return Monitor(_ambient[-1]) if _ambient else None
-
-
-def ambient_monitor_active() -> bool:
-    """Whether runs started now would be monitored (inside a `monitoring` block that watches)."""
-    return bool(_ambient)
-
-
-def ambient_export() -> ExportSettings | None:
-    """The /metrics settings of the innermost `monitoring` block (None: runs do not serve)."""
-    return _ambient_export[-1] if _ambient_export else None
+    announce = None if targets is None else FileSdTargets(targets)
+    return ExportSettings(port=int(port or 0), host=host, announce=announce)

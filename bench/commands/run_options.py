@@ -1,0 +1,103 @@
+"""From a load command's flags to the generator's plain values: the flags every load command
+shares (`--workers N`, `--shard I/N`, and the monitor's, bench/commands/monitor_flags.py), the
+`RunOptions` and `Distribution` they mean, and the entry a `--workers` child process starts
+from (it re-runs the same command on the same flags, told its slice).
+
+    add_distribution_arguments(parser)        --workers, --shard (and the hidden --worker-slice)
+    run_options(args, out_dir)                RunOptions: monitor, export hook, progress line
+    distribution_from_args(args)              Distribution: workers, shard, worker entry
+    run_distributed(args, scenario, out_dir)  both, handed to the generator's run_distributed
+
+No argparse.Namespace goes into generator/: the worker entry's argument is opaque to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+from bench.cli import Handler, run_handler
+from bench.commands.monitor_flags import export_settings_from_args, monitor_config_from_args
+from bench.errors import UsageError
+from bench.monitoring import STACK_DIR, runbooks_dir
+from generator.distributed import shards
+from generator.distributed.shards import MIN_VUS_PER_WORKER, Distribution, RunLocal
+from generator.distributed.split import parse_slice
+from generator.distributed.workers import WorkerEntry, WorkerSlice
+from generator.options import RunOptions
+from generator.runner import progress_stream
+from generator.scenario import Scenario
+
+
+def add_distribution_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes to run the load in (default: one per core, at most one per "
+        f"{MIN_VUS_PER_WORKER} VUs)",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run slice I (0-based) of N of the load; merge the run directories with "
+        "`callbench merge`",
+    )
+    parser.add_argument("--worker-slice", help=argparse.SUPPRESS)
+
+
+def run_options(args: argparse.Namespace, out_dir: Path, stack_dir: Path = STACK_DIR) -> RunOptions:
+    """The options the flags ask for. A worker process of `--workers` never monitors nor serves
+    /metrics: its parent does."""
+    if getattr(args, "worker_slice", None):
+        return RunOptions(out_dir=out_dir, progress=progress_stream(), runbooks=runbooks_dir())
+    config = monitor_config_from_args(args, stack_dir)
+    watching = config is not None and not config.is_empty
+    export = export_settings_from_args(args, stack_dir, watching)
+    return RunOptions(
+        out_dir=out_dir,
+        monitor=config if watching else None,
+        export=export,
+        progress=progress_stream(),
+        runbooks=runbooks_dir(),
+    )
+
+
+def distribution_from_args(args: argparse.Namespace) -> Distribution:
+    workers = getattr(args, "workers", None)
+    shard = getattr(args, "shard", None)
+    worker_slice = getattr(args, "worker_slice", None)
+    if shard and workers not in (None, 1):
+        raise UsageError("--shard and --workers cannot be combined")
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    return Distribution(
+        workers=workers,
+        shard=parse_slice(shard) if shard else None,
+        worker_slice=parse_slice(worker_slice, "--worker-slice") if worker_slice else None,
+        entry=WorkerEntry(f"{__name__}:run_worker", args),
+        as_json=bool(getattr(args, "json", False)),
+    )
+
+
+def run_distributed(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    out_dir: Path,
+    run_local: RunLocal | None = None,
+) -> int:
+    """Runs ``scenario`` as the flags say (generator/distributed/shards.py)."""
+    plan = distribution_from_args(args)
+    return shards.run_distributed(plan, scenario, run_options(args, out_dir), run_local)
+
+
+def run_worker(args: object, part: WorkerSlice) -> int:
+    """A `--workers` child's entry (WorkerEntry): the parent's command on the parent's flags,
+    told its slice and run directory; exceptions become exit codes as in the CLI (the parent
+    reports an interruption, so a worker says nothing of it)."""
+    assert isinstance(args, argparse.Namespace)
+    child = copy.copy(args)
+    child.worker_slice, child.workers, child.shard = f"{part.index}/{part.count}", 1, None
+    child.out, child.json = part.out_dir, False
+    handler: Handler = child.handler
+    return run_handler(handler, child, quiet_interrupt=True)
