@@ -203,28 +203,24 @@ async def read_barge_in(
     first = watch.tracker.first_at
     assert first is not None
     cut_in = first + after_s
-    finished = await _read_until(client, watch, cut_in, lambda n: n.kind is Kind.DONE)
+
+    def answer_over(note: Note) -> bool:
+        return note.kind is Kind.DONE and not watch.earlier
+
+    finished = await _read_until(client, watch, cut_in, answer_over)
     voiced: asyncio.Future[float] = start()
     if finished is not None:  # the answer was over before the caller would have cut in
         return BargeIn(first, None, None, False), watch
     speech_at = await voiced
     bound = speech_at + bound_s
     stopped_at: float | None = None
-    ignored = False
-    while True:
-        stop = await _read_until(
-            client, watch, bound + SILENCE_GRACE_S, lambda n: n.kind in (Kind.DONE, Kind.CLEARED)
-        )
-        if stop is None:  # nothing ended the answer: silent since the bound, or talking on
-            ignored = watch.tracker.last_at >= bound
-            break
-        note, at = stop
-        if note.kind is Kind.CLEARED or note.status == "cancelled":
-            stopped_at = at
-            break
-        if note.kind is Kind.DONE:  # completed: the assistant said all it had to say
-            ignored = watch.tracker.last_at >= bound
-            break
+    stop = await _read_until(
+        client, watch, bound + SILENCE_GRACE_S, lambda n: n.kind is Kind.CLEARED or answer_over(n)
+    )
+    if stop is not None and (stop[0].kind is Kind.CLEARED or stop[0].status == "cancelled"):
+        stopped_at, ignored = stop[1], False
+    else:  # completed, or nothing ended it by the bound: talked on if audio came past it
+        ignored = watch.tracker.last_at >= bound
     if stopped_at is not None and stopped_at < speech_at:
         stopped_at = None
     return BargeIn(first, speech_at, stopped_at, ignored), watch

@@ -178,9 +178,14 @@ class NativeClient:
         line = self._line
 
         async def speak(voiced: asyncio.Future[float]) -> None:
-            if line is not None:
-                await line.stop()
-            await self._send_utterance(utterance, on_lag, voiced)
+            try:
+                if line is not None:
+                    await line.stop()
+                await self._send_utterance(utterance, on_lag, voiced)
+            except Exception as exc:  # the watch waits on the first voiced frame: tell it
+                if not voiced.done():
+                    voiced.set_exception(exc)
+                raise
 
         def start() -> asyncio.Future[float]:
             nonlocal sender
@@ -195,8 +200,9 @@ class NativeClient:
             if sender is not None:
                 await sender
         finally:
-            if sender is not None and not sender.done():
+            if sender is not None:
                 sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
             if line is not None:
                 await line.stop()
         return barge

@@ -257,9 +257,14 @@ class RealtimeClient:
         line = self._line
 
         async def speak(voiced: asyncio.Future[float]) -> None:
-            if line is not None:
-                await line.stop()
-            await self._send_utterance(utterance, on_lag, voiced)
+            try:
+                if line is not None:
+                    await line.stop()
+                await self._send_utterance(utterance, on_lag, voiced)
+            except Exception as exc:  # the watch waits on the first voiced frame: tell it
+                if not voiced.done():
+                    voiced.set_exception(exc)
+                raise
 
         def start() -> asyncio.Future[float]:
             nonlocal sender
@@ -274,8 +279,9 @@ class RealtimeClient:
             if sender is not None:
                 await sender
         finally:
-            if sender is not None and not sender.done():
+            if sender is not None:
                 sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
             if line is not None:
                 await line.stop()
         return barge
