@@ -33,6 +33,7 @@ from websockets.protocol import State as WsState
 from mocks.errors import ConfigError
 from mocks.realtime.connection import run_session
 from mocks.realtime.faults import FaultsConfig, parse_faults
+from mocks.realtime.faults.base import FaultStreams
 from mocks.realtime.faults.plan import draw_handshake, refusal
 from mocks.realtime.metrics import RealtimeMetrics
 from mocks.realtime.script import ScriptConfig
@@ -90,6 +91,7 @@ class RealtimeServer:
         self.metrics = RealtimeMetrics()
         self.stats = Stats()
         self.rng = random.Random(seed)
+        self.streams = FaultStreams(self.rng)
         self._attempts = 0
         self._sessions = 0
         self._admitted: dict[ServerConnection, Admission] = {}
@@ -109,6 +111,7 @@ class RealtimeServer:
         self.faults = FaultsConfig()
         self.stats = Stats()
         self.rng = random.Random(self.seed)
+        self.streams = FaultStreams(self.rng)
         self._attempts = 0
         self._sessions = 0
 
@@ -166,7 +169,7 @@ class RealtimeServer:
             self.stats.handshakes.append(HandshakeRecord(self._attempts, "unauthorized"))
             self.metrics.rejected("unauthorized")
             return unauthorized
-        drawn = draw_handshake(self.faults, self.rng)
+        drawn = draw_handshake(self.faults, self.streams)
         session_seed = self.rng.getrandbits(64)
         if (refused := refusal(drawn, self._open_sessions)) is not None:
             return self._reject(refused.reason, refused.retry_after_s, connection)

@@ -24,7 +24,7 @@ from mocks.realtime.client_events import BadEvent, field_of, parse_client_event
 from mocks.realtime.conversation import Conversation
 from mocks.realtime.events import Event, EventFactory, beta_refusal, session_expired
 from mocks.realtime.faults import FaultsConfig
-from mocks.realtime.faults.base import SessionOptions
+from mocks.realtime.faults.base import FaultStreams, SessionOptions
 from mocks.realtime.faults.plan import draw_response_plan, session_options
 from mocks.realtime.outputs import Close, Output, Reset, Send
 from mocks.realtime.response import (
@@ -69,7 +69,7 @@ class RealtimeSession:
         self.session_id = self._f.new_id("sess")
         self.settings = SessionSettings(model=model)
         self.record = SessionRecord(self.session_id, model, beta)
-        self._rng, self._faults, self._chunk_ms = rng, faults, script.chunk_ms
+        self._streams, self._faults, self._chunk_ms = FaultStreams(rng), faults, script.chunk_ms
         self._script = Script(script)
         self._listener: SessionListener = listener or NullListener()
         self._schedule = Schedule()
@@ -269,7 +269,7 @@ class RealtimeSession:
 
     def _start_response(self, now: float) -> None:
         self._disarm_idle()
-        plan = draw_response_plan(self._faults(), self._rng)
+        plan = draw_response_plan(self._faults(), self._streams)
         f = self._f
         if plan.keeps_reply:
             reply = self._script.next_reply(self.settings.tool_names)

@@ -30,6 +30,7 @@ from mocks.realtime.faults.handshake_429 import Handshake429
 from mocks.realtime.faults.latency import Latency
 from mocks.realtime.faults.legacy_beta import LegacyBeta
 from mocks.realtime.faults.rate_limit import RateLimit
+from mocks.realtime.faults.server_error import ServerError
 from mocks.realtime.faults.session_cap import SessionCap
 from mocks.realtime.faults.session_max_duration import SessionMaxDuration
 from mocks.realtime.faults.slow_audio import SlowAudio
@@ -46,6 +47,7 @@ REGISTRY: dict[str, type[Fault]] = {
         Latency,
         Drop,
         SlowAudio,
+        ServerError,
         SessionMaxDuration,
         LegacyBeta,
     )

@@ -9,10 +9,17 @@ that knows its seeded draw and its effect, at one of three stages:
 ``draw`` is a classmethod that takes the config or None (the fault is off) and consumes the same
 draws either way, so switching one fault on or off never shifts another's draws. The stages'
 composers (``plan.py``) run the faults of the registry in its order; that order is the draw order.
+
+Streams (``FaultStreams``): the six faults that existed before this interface (``shared_stream``)
+draw from the one stream of the session (or server), in registry order, exactly as they always
+did, so seeded runs recorded before stay identical. Every fault added since draws from a stream of
+its own, seeded from that stream's starting state and the fault's name: adding a fault, on or off,
+shifts no other fault's draws.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +41,25 @@ class Fault(BaseModel):
 
     name: ClassVar[str]
     document_type: ClassVar[Any] = None
+    shared_stream: ClassVar[bool] = False  # True only for the faults older than this interface
+
+
+class FaultStreams:
+    """The random streams faults draw from: the shared one, and one per newer fault."""
+
+    def __init__(self, shared: random.Random) -> None:
+        self.shared = shared
+        self._origin = repr(shared.getstate()).encode()  # before any draw: deterministic
+        self._own: dict[str, random.Random] = {}
+
+    def of(self, fault: type[Fault]) -> random.Random:
+        if fault.shared_stream:
+            return self.shared
+        stream = self._own.get(fault.name)
+        if stream is None:
+            digest = hashlib.sha256(self._origin + b"/" + fault.name.encode()).digest()
+            stream = self._own[fault.name] = random.Random(int.from_bytes(digest[:8], "big"))
+        return stream
 
 
 class Chance(BaseModel):

@@ -25,6 +25,7 @@ DELTAS = frozenset(
 
 class Drop(ResponseFault, Chance):
     name: ClassVar[str] = "drop"
+    shared_stream: ClassVar[bool] = True
     mode: DropMode = "close_1011"
 
     @classmethod

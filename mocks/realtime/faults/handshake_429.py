@@ -15,6 +15,7 @@ from mocks.realtime.faults.base import Chance, HandshakeEffect, HandshakeFault, 
 
 class Handshake429(HandshakeFault, Chance):
     name: ClassVar[str] = "handshake_429"
+    shared_stream: ClassVar[bool] = True
     retry_after_s: int = Field(default=1, ge=0)
 
     @classmethod

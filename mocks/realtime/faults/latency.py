@@ -26,6 +26,7 @@ from mocks.realtime.outputs import Timeline
 
 class Latency(ResponseFault, Chance):
     name: ClassVar[str] = "latency"
+    shared_stream: ClassVar[bool] = True
 
     def sample_ms(self, rng: random.Random) -> float:  # each distribution's own, by the MRO
         raise NotImplementedError

@@ -9,17 +9,17 @@ draw order) and know nothing of any single fault, as Toxiproxy's link chains its
   limit, a stall) replaces the response, otherwise every effect drawn applies, in order.
 
 Every fault's draw consumes the same numbers on or off, so switching a fault on or off changes
-that fault only, never the others' draws.
+that fault only, never the others' draws; ``FaultStreams`` says which stream each draws from.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mocks.realtime.faults import REGISTRY, FaultsConfig
 from mocks.realtime.faults.base import (
+    FaultStreams,
     HandshakeEffect,
     HandshakeFault,
     Refusal,
@@ -34,8 +34,8 @@ SESSION = [f for f in REGISTRY.values() if issubclass(f, SessionFault)]
 RESPONSE = [f for f in REGISTRY.values() if issubclass(f, ResponseFault)]
 
 
-def draw_handshake(faults: FaultsConfig, rng: random.Random) -> list[HandshakeEffect]:
-    drawn = [fault.draw(faults.get(fault), rng) for fault in HANDSHAKE]
+def draw_handshake(faults: FaultsConfig, streams: FaultStreams) -> list[HandshakeEffect]:
+    drawn = [fault.draw(faults.get(fault), streams.of(fault)) for fault in HANDSHAKE]
     return [effect for effect in drawn if effect is not None]
 
 
@@ -79,9 +79,9 @@ class ResponsePlan:
 HEALTHY = ResponsePlan()
 
 
-def draw_response_plan(faults: FaultsConfig, rng: random.Random) -> ResponsePlan:
+def draw_response_plan(faults: FaultsConfig, streams: FaultStreams) -> ResponsePlan:
     """The plan of one response; consumes the same number of draws for the same config."""
-    drawn = [fault.draw(faults.get(fault), rng) for fault in RESPONSE]
+    drawn = [fault.draw(faults.get(fault), streams.of(fault)) for fault in RESPONSE]
     fired = [effect for effect in drawn if effect is not None]
     exclusive = [effect for effect in fired if effect.exclusive]
     return ResponsePlan(tuple(exclusive[:1]) if exclusive else tuple(fired))

@@ -17,6 +17,7 @@ MESSAGE = "Rate limit reached for requests. Please try again in 1s."
 
 class RateLimit(ResponseFault, Chance):
     name: ClassVar[str] = "rate_limit"
+    shared_stream: ClassVar[bool] = True
 
     @classmethod
     def draw(cls, config: RateLimit | None, rng: random.Random) -> ResponseEffect | None:

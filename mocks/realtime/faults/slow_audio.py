@@ -22,6 +22,7 @@ from mocks.realtime.outputs import Timeline
 
 class SlowAudio(ResponseFault, Chance):
     name: ClassVar[str] = "slow_audio"
+    shared_stream: ClassVar[bool] = True
     factor: float = Field(default=2.0, ge=1.0)
 
     @classmethod

@@ -16,6 +16,7 @@ STARTS = frozenset({"response.created", "rate_limits.updated"})
 
 class Stall(ResponseFault, Chance):
     name: ClassVar[str] = "stall"
+    shared_stream: ClassVar[bool] = True
 
     @classmethod
     def draw(cls, config: Stall | None, rng: random.Random) -> ResponseEffect | None:

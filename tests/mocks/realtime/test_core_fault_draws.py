@@ -4,7 +4,9 @@ and must not change: the same seed has to give the same run it always gave."""
 
 from __future__ import annotations
 
-from realtime_helpers import MANUAL_TURNS, Driver
+from typing import Any
+
+from tests.mocks.realtime.realtime_helpers import MANUAL_TURNS, Driver
 
 MIX = {
     "latency": {"distribution": "lognormal", "median_ms": 300, "sigma": 0.6, "probability": 0.7},
@@ -47,8 +49,10 @@ PINNED = [
 ]
 
 
-def drawn_sequence(seed: int, n: int) -> list[tuple[list[str], float]]:
-    d = Driver(MIX, seed=seed)
+def drawn_sequence(
+    seed: int, n: int, mix: dict[str, Any] | None = None
+) -> list[tuple[list[str], float]]:
+    d = Driver(MIX if mix is None else mix, seed=seed)
     d.send({"type": "session.update", "session": MANUAL_TURNS})
     for _ in range(n):
         d.send({"type": "response.create"})

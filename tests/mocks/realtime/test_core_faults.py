@@ -14,6 +14,7 @@ import pytest
 from mocks.errors import ConfigError
 from mocks.faults import FixedDelay, LogNormalDelay, NormalDelay, UniformDelay, roll
 from mocks.realtime.faults import REGISTRY, FaultsConfig, Stall, load_faults, parse_faults
+from mocks.realtime.faults.base import FaultStreams
 from mocks.realtime.faults.plan import draw_response_plan
 from tests.mocks.realtime.realtime_helpers import MANUAL_TURNS, Driver
 
@@ -95,7 +96,7 @@ def test_roll_always_consumes_one_draw() -> None:
 def test_each_response_fault_fires_at_its_probability(kind: str) -> None:
     n, p = 200, 0.3
     faults = parse_faults({kind: {"probability": p}})
-    rng = random.Random(2024)
+    rng = FaultStreams(random.Random(2024))
     fired = sum(kind in draw_response_plan(faults, rng).fired for _ in range(n))
     assert within_binomial(fired, n, p), fired
 
@@ -103,7 +104,7 @@ def test_each_response_fault_fires_at_its_probability(kind: str) -> None:
 def test_latency_fires_at_its_probability_with_its_distribution() -> None:
     n, p = 200, 0.3
     faults = parse_faults({"latency": {"distribution": "fixed", "ms": 250, "probability": p}})
-    rng = random.Random(7)
+    rng = FaultStreams(random.Random(7))
     plans = [draw_response_plan(faults, rng) for _ in range(n)]
     fired = [plan for plan in plans if "latency" in plan.fired]
     assert within_binomial(len(fired), n, p)
@@ -129,7 +130,7 @@ def test_switching_one_fault_on_does_not_shift_the_others() -> None:
     stall_and_slow = parse_faults(
         {"stall": {"probability": 0.3}, "slow_audio": {"probability": 0.5}}
     )
-    a, b = random.Random(1), random.Random(1)
+    a, b = FaultStreams(random.Random(1)), FaultStreams(random.Random(1))
     stalls_a = ["stall" in draw_response_plan(stall_only, a).fired for _ in range(100)]
     stalls_b = ["stall" in draw_response_plan(stall_and_slow, b).fired for _ in range(100)]
     assert stalls_a == stalls_b
@@ -143,7 +144,7 @@ def test_same_seed_same_plans() -> None:
             "slow_audio": {"probability": 0.2, "factor": 1.5},
         }
     )
-    a, b, c = random.Random(8), random.Random(8), random.Random(9)
+    a, b, c = (FaultStreams(random.Random(s)) for s in (8, 8, 9))
     plans_a = [draw_response_plan(faults, a) for _ in range(50)]
     assert plans_a == [draw_response_plan(faults, b) for _ in range(50)]
     assert plans_a != [draw_response_plan(faults, c) for _ in range(50)]
