@@ -127,3 +127,21 @@ async def test_twilio_voice_to_voice_is_the_vad_silence_plus_the_upstream_latenc
     # Each turn of the backend's script is a function call, then the spoken answer after the
     # tool's result: two responses, each with the injected latency (the tool's own hold is 0).
     assert abs(turn.p(50) - (silence_ms + 2 * injected_ms)) <= 20, turn
+
+
+@pytest.mark.timeout(60)
+async def test_native_under_server_vad_shows_the_end_of_turn_delay(
+    postgres_dsn: str, upstream: Any
+) -> None:
+    store = MetricsStore()
+    async with _backend(postgres_dsn, upstream) as backend:
+        config = _workload(backend, "native").config
+        vad = CallConfig(**(config.model_dump() | {"url": backend.ws_url + "/ws/voice?vad=server"}))
+        await CallWorkload(vad).iteration(_ctx(store, 0))
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 0}, (
+        store.tag_sets("errors_total")
+    )
+    delay = store.trend("end_of_turn_delay")
+    assert delay.count == 2
+    # The upstream's VAD waits its 500 ms of silence, which the caller's line sends.
+    assert 460 <= delay.min <= delay.max <= 560, delay
