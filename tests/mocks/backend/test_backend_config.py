@@ -19,6 +19,25 @@ def test_defaults_are_the_healthy_settings() -> None:
     assert config.expose_stack_traces is False
     assert config.cpu_burn_ms_per_frame == 0.0
     assert config.twilio_auth_token is None
+    # The fidelity knobs: the GA upstream protocol, reconnecting on expiry, barge-in handled.
+    assert (config.upstream_api, config.upstream_reconnect, config.ignore_barge_in) == (
+        "ga",
+        True,
+        False,
+    )
+
+
+def test_fidelity_knobs_from_set_flags() -> None:
+    values = parse_sets(["upstream_api=beta", "upstream_reconnect=false", "ignore_barge_in=true"])
+    config = build(values)
+    assert (config.upstream_api, config.upstream_reconnect, config.ignore_barge_in) == (
+        "beta",
+        False,
+        True,
+    )
+    with pytest.raises(ConfigError) as info:
+        build(parse_sets(["upstream_api=v1"]))
+    assert "upstream_api" in info.value.problems[0]
 
 
 def test_every_problem_is_reported_at_once() -> None:
