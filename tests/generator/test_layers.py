@@ -1,6 +1,7 @@
 """The generator is its own bottom layer: the import contract of pyproject.toml holds
 (`lint-imports`), and a program that has only the generator — `bench` and `mocks` unimportable —
-runs a scenario, in one process and on worker processes, against a loopback server."""
+runs a scenario, in one process and on worker processes, against a loopback server; and the
+runbook a finding names is an id the bench resolves, not a path into it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from bench.monitoring import runbooks_dir
 from generator.diagnosis.finding import runbook
 from generator.diagnosis.rules import RULES
+from generator.report.html_sections import runbook_href
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,3 +153,19 @@ def test_every_rule_names_a_runbook_the_bench_resolves() -> None:
     ids = [runbook(rule) for rule in RULES]
     assert not any("/" in i for i in ids)  # ids, not paths into another package
     assert [i for i in ids if not (runbooks_dir() / f"{i}.md").is_file()] == []
+
+
+def test_the_reports_link_a_runbook_id_through_the_directory_they_are_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # away from the checkout: nothing resolves by accident
+    out = tmp_path / "runs" / "one"
+    out.mkdir(parents=True)
+    assert runbook_href("db_pool_exhausted", out) is None  # an id alone names no file
+    for given in ("db_pool_exhausted", "bench/runbooks/db_pool_exhausted.md#confirm"):
+        href = runbook_href(given, out, runbooks_dir())
+        assert href is not None, given
+        assert not href.startswith("/")
+        target = (out / href.split("#")[0]).resolve()
+        assert target == (runbooks_dir() / "db_pool_exhausted.md").resolve()
+    assert runbook_href("no_such_rule", out, runbooks_dir()) is None
