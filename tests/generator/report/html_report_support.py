@@ -14,13 +14,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
 
-from ping_workload import PingWorkload, start_server
-
 from generator.options import RunOptions
 from generator.report.summary_model import Summary
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 from generator.workloads.base import IterationContext
+from tests.generator.ping_workload import PingWorkload, start_server
 
 EXPECTED_CHARTS = (
     "Active calls and VUs",
