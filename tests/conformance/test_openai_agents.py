@@ -68,6 +68,9 @@ async def test_realtime_runner_completes_a_spoken_turn(upstream: RealtimeServer)
             if event.type == "audio_end":
                 break
     assert "agent_start" in kinds, kinds
+    # The runner's model layer read the fake's events as a turn: started, spoken, transcribed.
+    assert {"turn_started", "audio", "transcript_delta"} <= set(raw), raw
+    assert raw[-1] == "audio_done", raw
     answered_once(upstream)
     # The agent's audio is the fake's whole answer, PCM16 at 24 kHz.
     assert len(audio) == 2 * 24 * ANSWER_MS, (len(audio), kinds)
