@@ -1,11 +1,11 @@
 """Issue-level acceptance of `callbench calls`, run as a real process against the real mocks:
 the quick and 50-call runs against the backend and straight against the upstream, Twilio Media
-Streams against the backend, and no coordinated omission under an open model."""
+Streams against the backend (voice-to-voice, barge-in), and no coordinated omission under an open
+model."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "workloads"))
-from backend_support import backend, postgres
-from cli_support import callbench
-
 from bench.stack.postgres import PostgresInfo
 from mocks.realtime.server import RealtimeServer
+from tests.generator.workloads.backend_support import backend, postgres
+from tests.generator.workloads.cli_support import callbench
 
 SHORT = {"greeting_ms": 200, "answer_ms": 300}
 # One generator process: these runs check calls, not the worker split (tested elsewhere).
@@ -90,6 +88,27 @@ async def test_twilio_media_streams_through_the_backend(
     summary = result.summary()
     succeeded(summary, 5)
     assert summary["metrics"]["turn_latency"]["count"] == 10
+    # Voice-to-voice: the upstream's VAD waits 500 ms of the line's silence before it answers.
+    assert summary["metrics"]["turn_latency"]["p50"] > 500
+
+
+@pytest.mark.timeout(120)
+async def test_twilio_barge_in_through_the_backend(pg: PostgresInfo, tmp_path: Path) -> None:
+    async with (
+        RealtimeServer(seed=3, greeting_ms=200, answer_ms=3000) as long_answers,
+        backend(pg, upstream_url=long_answers.url) as server,
+    ):
+        result = await callbench("calls", "--url", server.ws_url + "/media-stream",
+                                 "--protocol", "twilio", "--calls", "3", "--barge-in", "1",
+                                 "--greeting", "none", "--quiet-gap", "500", "--json", *ONE,
+                                 "--out", str(tmp_path / "barge"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    summary = result.summary()
+    succeeded(summary, 3)
+    assert summary["metrics"]["barge_in_reaction"]["count"] == 3  # one per call (2 turns)
+    assert "greeting_latency" not in summary["metrics"] or (
+        summary["metrics"]["greeting_latency"]["count"] == 0
+    )
 
 
 @pytest.mark.timeout(120)
