@@ -54,6 +54,9 @@ async def test_sdk_completes_a_spoken_turn(upstream: RealtimeServer) -> None:
             await connection.input_audio_buffer.append(audio=chunk)
         async for event in connection:
             seen.append(event.type)
+            # The SDK parses leniently; its models, strictly, must accept every event as sent.
+            assert type(event).__module__.startswith("openai.types.realtime."), event
+            type(event).model_validate(event.to_dict())
             if event.type == "error":
                 raise AssertionError(event.error)
             if event.type == "response.output_audio.delta":
