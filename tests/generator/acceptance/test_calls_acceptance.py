@@ -18,7 +18,7 @@ from mocks.realtime.server import RealtimeServer
 from tests.generator.workloads.backend_support import backend, postgres
 from tests.generator.workloads.cli_support import callbench
 
-SHORT = {"greeting_ms": 200, "answer_ms": 300}
+SHORT: dict[str, Any] = {"greeting_ms": 200, "answer_ms": 300}
 # One generator process: these runs check calls, not the worker split (tested elsewhere).
 ONE = ["--workers", "1", "--no-monitor"]
 
