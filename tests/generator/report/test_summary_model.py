@@ -29,11 +29,14 @@ def file_text(run: str) -> str:
     return (FIXTURES / run / "summary.json").read_text(encoding="utf-8")
 
 
-def test_a_real_run_summary_round_trips(tmp_path: Path) -> None:
+def test_a_real_run_summary_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     summary = run_ping(tmp_path / "run", seconds=1, fail_every=3, seed=5)
     written = (tmp_path / "run" / "summary.json").read_text(encoding="utf-8")
     again = Summary.from_json(json.loads(written))
     assert again == summary  # what the run returned is what it wrote
+    capsys.readouterr()
+    main(["report", str(tmp_path / "run"), "--format", "json"])
+    assert capsys.readouterr().out == written  # rebuilt from events.jsonl: the same bytes
     assert again.dumps() + "\n" == written
     assert again.calls.failed > 0
     assert again.errors
