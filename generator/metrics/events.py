@@ -1,4 +1,8 @@
-"""RUN_DIR/events.jsonl: every observation of a run, written as the run goes.
+"""events.jsonl: every observation of a run, written as the run goes (opt-in: `--raw-events`).
+
+The store's own results are its snapshots (snapshots.py); this raw log is for whoever wants each
+observation. A path ending in `.gz` is written and read gzip-compressed (as k6's
+`--out json=file.gz`).
 
 One JSON object per line. The first line is the header, the rest are observations, the last (when
 the run ended normally) is the end mark:
@@ -19,11 +23,12 @@ most its last second; a torn last line is skipped.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 FORMAT_VERSION = 1
 
@@ -42,7 +47,7 @@ class EventSink:
         self._interval = flush_interval_s
         self._buffer: list[str] = []
         # "w": a run directory given again starts afresh rather than mixing in the old run.
-        self._file: IO[str] | None = path.open("w", encoding="utf-8")
+        self._file: IO[str] | None = _open(path, "w")
         self._last_flush = clock()
 
     def write(self, event: dict[str, Any]) -> None:
@@ -89,11 +94,21 @@ def event_prefix(kind: str, name: str, tags: Iterable[tuple[str, str]]) -> str:
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """The events of a file, skipping lines that do not parse (a run killed mid-write)."""
     parse = EventParser().parse
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            event = parse(line)
-            if event is not None:
-                yield event
+    with _open(path, "r") as handle:
+        try:
+            for line in handle:
+                event = parse(line)
+                if event is not None:
+                    yield event
+        except (EOFError, gzip.BadGzipFile):  # a gzip stream cut off by a killed run
+            return
+
+
+def _open(path: Path, mode: str) -> IO[str]:
+    if path.name.endswith(".gz"):
+        # compresslevel 6: gzip's default speed/size balance; level 9 costs the hot path more.
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6))
+    return path.open(mode, encoding="utf-8")
 
 
 _UNSEEN = object()

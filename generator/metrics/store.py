@@ -4,8 +4,14 @@ Per metric and tag set it keeps an HDR-histogram trend (trend.py), a counter, a 
 of total) or a gauge (last and highest value), and a one-second series (series.py). Queries merge
 every tag set matching a filter, so `trend("turn_latency", {"protocol": "native"})` and
 `trend("turn_latency")` both work. Stores merge exactly (`merge`), which is how several workers'
-results combine. With a sink, every observation is also appended to events.jsonl, and
-`MetricsStore.from_events` rebuilds an equal store from that file (an interrupted run reports).
+results combine.
+
+An observation touches its totals and the current second's accumulator only (one update, no
+line written). Those per-second deltas are folded into the series and the histograms by `tick`
+(once a second, and by any query that needs them); with a `SnapshotWriter` each fold is also
+written as one snapshot per series (snapshots.py: metrics.jsonl + metrics.hlog), and
+`MetricsStore.from_snapshots` rebuilds a store that answers every query as this one does. The
+per-observation events.jsonl is opt-in (a `sink`, events.py); `from_events` still reads it.
 
 The store never formats: reporters read it through the query methods.
 """
@@ -14,33 +20,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generator.metrics.events import FORMAT_VERSION, EventSink, event_prefix, read_events
-from generator.metrics.series import Second, Series, TagKey, round3
-from generator.metrics.trend import TrendAcc, TrendStats
+from generator.metrics.queries import GaugeAcc, StoreTables, Tags, tag_key
+from generator.metrics.series import Second, Series, SeriesKey, TagKey
+from generator.metrics.snapshots import Fold, SeriesDef, SnapshotWriter, read_snapshots
+from generator.metrics.trend import TrendAcc
 
-Tags = Mapping[str, str] | None
 # The trend every iteration ends with (load/base.py): its value is how long the iteration ran,
 # so the series also learns when it started (arrivals, iterations in flight).
 ITERATION_TREND = "iteration_duration"
 # Told of every observation as it is recorded: (kind t|c|r|g, metric, value, tags); see `listen`.
 Listener = Callable[[str, str, float, TagKey], None]
-
-
-def tag_key(tags: Tags) -> TagKey:
-    return tuple(sorted((str(k), str(v)) for k, v in (tags or {}).items()))
-
-
-def matches(key: TagKey, tag_filter: Tags) -> bool:
-    if not tag_filter:
-        return True
-    have = dict(key)
-    return all(have.get(k) == str(v) for k, v in tag_filter.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,45 +45,38 @@ class _Slot:
     key: TagKey
     table: dict[TagKey, Any]  # the metric's accumulators by tag set; this one is at `key`
     prefix: str  # its events.jsonl lines' start (events.event_prefix)
+    series: SeriesKey  # (metric, key): its key in a Second
 
 
-@dataclass(frozen=True)
-class RateStats:
-    passes: int
-    total: int
-
-    @property
-    def rate(self) -> float:
-        return self.passes / self.total if self.total else 0.0
-
-
-@dataclass
-class GaugeAcc:
-    last: float
-    max: float
-    at: float
-
-
-class MetricsStore:
+class MetricsStore(StoreTables):
     """Trends, counters, rates and gauges per (metric, tag set), plus a per-second series."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, sink: EventSink | None = None
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sink: EventSink | None = None,
+        snapshots: SnapshotWriter | None = None,
     ) -> None:
+        super().__init__()
         self._clock = clock
         self._sink = sink
+        self._snapshots = snapshots
         self._listener: Listener | None = None
         self.t0 = clock()
+        # The wall-clock instant of t0 when known (written with the snapshots), so sources that
+        # started apart can be lined up by wall-clock second.
+        self.wall_start: float | None = None if snapshots is None else snapshots.wall_start
         self.ended_at: float | None = None  # seconds since t0
         self.last_at = 0.0
-        self.trends: dict[str, dict[TagKey, TrendAcc]] = {}
-        self.counters: dict[str, dict[TagKey, int]] = {}
-        self.rates: dict[str, dict[TagKey, list[int]]] = {}
-        self.gauges: dict[str, dict[TagKey, GaugeAcc]] = {}
-        self.series = Series()
         self._slots: dict[tuple[str, str, tuple[tuple[Any, Any], ...]], _Slot] = {}
+        # Recorded since the last fold, by second; `_second` keeps the current one at hand.
+        self._pending = Series()
         self._second_at: int | None = None
         self._second_data = Second()
+        self._ids: dict[tuple[str, SeriesKey], int] = {}
+        self._created: list[tuple[str, SeriesKey]] = []  # series first seen since the last fold
+        self._ticks = 0
+        self._end_folded = False
         if sink is not None:
             sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
 
@@ -112,7 +100,7 @@ class MetricsStore:
     def _second(self, offset: float) -> Second:
         second = math.floor(offset)
         if second != self._second_at:
-            self._second_data = self.series.at(second)
+            self._second_data = self._pending.at(second)
             self._second_at = second
         return self._second_data
 
@@ -126,16 +114,14 @@ class MetricsStore:
             items = None  # type: ignore[assignment]
         key = tag_key(tags)
         by_tags: dict[TagKey, Any]
-        if kind == "t":
-            by_tags = self.trends.setdefault(name, {})
-            by_tags.setdefault(key, TrendAcc())
-        elif kind == "c":
-            by_tags = self.counters.setdefault(name, {})
-            by_tags.setdefault(key, 0)
-        else:
-            by_tags = self.rates.setdefault(name, {})
-            by_tags.setdefault(key, [0, 0])
-        slot = _Slot(key, by_tags, event_prefix(kind, name, key))
+        table: dict[str, dict[TagKey, Any]] = (
+            self._trends if kind == "t" else self.counters if kind == "c" else self.rates
+        )
+        by_tags = table.setdefault(name, {})
+        if key not in by_tags:
+            by_tags[key] = TrendAcc() if kind == "t" else 0 if kind == "c" else [0, 0]
+            self._created.append((kind, (name, key)))
+        slot = _Slot(key, by_tags, event_prefix(kind, name, key), (name, key))
         # Only all-str items are remembered: 1, 1.0 and True are equal as dict keys but not as
         # tags.
         if items is not None and all(type(k) is str and type(v) is str for k, v in items):
@@ -146,14 +132,13 @@ class MetricsStore:
         self, name: str, value_ms: float, tags: Tags = None, at: float | None = None
     ) -> None:
         offset, slot, value = self._offset(at), self._slot("t", name, tags), float(value_ms)
-        slot.table[slot.key].add(value)
         trends = self._second(offset).trends
-        counts = trends.get(name)
+        counts = trends.get(slot.series)
         if counts is None:
-            counts = trends[name] = Counter()
-        counts[round3(value)] += 1
+            counts = trends[slot.series] = {}
+        slot.table[slot.key].add_counted(value, counts)
         if name == ITERATION_TREND:
-            self.series.span(offset - value / 1000.0, offset)
+            self._pending.span(offset - value / 1000.0, offset)
         if self._sink is not None:
             self._sink.write_observation(slot.prefix, offset, value)
         if self._listener is not None:
@@ -200,70 +185,119 @@ class MetricsStore:
         """Marks the end of the run (rates per second divide by the time up to here)."""
         offset = self._offset(at)
         self.ended_at = offset
+        self._end_folded = False
         if self._sink is not None:
             self._sink.write({"k": "end", "t": offset})
             self._sink.flush()
+        self.tick()
+
+    def tick(self) -> None:
+        """Folds what was recorded since the last tick into the series and histograms and, with
+        a snapshot writer, writes it out. The runner calls this once a second."""
+        self._fold()
+        if self._snapshots is not None:
+            self._snapshots.flush()
 
     def _gauge(self, name: str, value: float, key: TagKey, offset: float) -> None:
         by_tags = self.gauges.setdefault(name, {})
         acc = by_tags.get(key)
         if acc is None:
             by_tags[key] = GaugeAcc(value, value, offset)
+            self._created.append(("g", (name, key)))
         else:
             if offset >= acc.at:
                 acc.last, acc.at = value, offset
             acc.max = max(acc.max, value)
-        self.series.at(math.floor(offset)).gauges[(name, key)] = value
+        self._second(offset).gauges[(name, key)] = value
 
-    # -- queries ---------------------------------------------------------------------------
-    def trend(self, name: str, tag_filter: Tags = None) -> TrendStats:
-        merged = TrendAcc()
-        for key, acc in self.trends.get(name, {}).items():
-            if matches(key, tag_filter):
-                merged.merge(acc)
-        return merged.stats()
+    # -- folding and snapshots -------------------------------------------------------------
+    def _fold(self) -> None:
+        """Moves the per-second deltas recorded since the last fold into the series and the
+        histograms, and hands them to the snapshot writer as one `Fold`."""
+        ended = self.ended_at is not None and not self._end_folded
+        if not self._pending.seconds and not self._created and not ended:
+            return
+        self._ticks += 1
+        fold = Fold(self._ticks, last_at=self.last_at, ended_at=self.ended_at if ended else None)
+        for kind, series_key in self._created:
+            sid = self._ids[(kind, series_key)] = len(self._ids)
+            fold.defs.append(SeriesDef(sid, kind, series_key))
+        self._created = []
+        fold.seconds, self._pending, self._second_at = self._pending.seconds, Series(), None
+        self._end_folded = True
+        trends: dict[SeriesKey, None] = {}  # dicts, not sets: the files' order is the same
+        gauges: dict[SeriesKey, None] = {}  # each run
+        for data in fold.seconds.values():
+            trends.update(dict.fromkeys(data.trends))
+            gauges.update(dict.fromkeys(data.gauges))
+        for name, key in trends:
+            acc = self._trends[name][key]
+            fold.trend_totals[self._ids[("t", (name, key))]] = (
+                acc.count,
+                acc.sum_ms,
+                acc.min_ms,
+                acc.max_ms,
+            )
+        for name, key in gauges:
+            g = self.gauges[name][key]
+            fold.gauge_totals[self._ids[("g", (name, key))]] = (g.last, g.max, g.at)
+        self._absorb(fold.seconds)
+        if self._snapshots is not None:
+            self._snapshots.write(fold)
 
-    def counter(self, name: str, tag_filter: Tags = None) -> int:
-        return sum(n for key, n in self.counters.get(name, {}).items() if matches(key, tag_filter))
+    def _absorb(self, seconds: Mapping[int, Second]) -> None:
+        for second, data in seconds.items():
+            self._series.at(second).absorb(data)
+            for (name, key), counts in data.trends.items():
+                self._trends[name][key].add_buckets(counts)
 
-    def rate(self, name: str, tag_filter: Tags = None) -> RateStats:
-        passes = total = 0
-        for key, (p, t) in self.rates.get(name, {}).items():
-            if matches(key, tag_filter):
-                passes, total = passes + p, total + t
-        return RateStats(passes, total)
+    @classmethod
+    def from_snapshots(cls, run_dir: Path) -> MetricsStore:
+        """Rebuilds the store whose snapshots are in ``run_dir`` (snapshots.py); a run without
+        an end snapshot (interrupted) reads as of its last whole one."""
+        store = cls(clock=_frozen_clock)
+        snapshots = read_snapshots(run_dir)
+        store.wall_start = snapshots.wall_start
+        for fold in snapshots.folds:
+            store._apply(fold)
+        return store
 
-    def gauge(self, name: str, tag_filter: Tags = None) -> tuple[float, float]:
-        """(sum of the last values, sum of the highest values) over matching tag sets."""
-        found = [a for k, a in self.gauges.get(name, {}).items() if matches(k, tag_filter)]
-        return sum(a.last for a in found), sum(a.max for a in found)
-
-    def counter_by(self, name: str, tag: str, tag_filter: Tags = None) -> dict[str, int]:
-        """Counter totals grouped by one tag's value (e.g. errors_total by kind)."""
-        out: dict[str, int] = {}
-        for key, n in self.counters.get(name, {}).items():
-            if matches(key, tag_filter):
-                value = dict(key).get(tag, "")
-                out[value] = out.get(value, 0) + n
-        return out
-
-    def tag_sets(self, name: str) -> list[dict[str, str]]:
-        keys: list[TagKey] = []
-        for table in (self.trends, self.counters, self.rates, self.gauges):
-            keys.extend(table.get(name, {}))
-        return [dict(k) for k in keys]
-
-    def metric_names(self) -> dict[str, str]:
-        """Every metric recorded, with its type (trend, counter, rate, gauge)."""
-        out: dict[str, str] = {}
-        for kind, table in (
-            ("trend", self.trends),
-            ("counter", self.counters),
-            ("rate", self.rates),
-            ("gauge", self.gauges),
-        ):
-            out.update(dict.fromkeys(table, kind))
-        return out
+    def _apply(self, fold: Fold) -> None:
+        by_id: dict[int, tuple[str, SeriesKey]] = {v: k for k, v in self._ids.items()}
+        for d in fold.defs:
+            name, key = d.key
+            self._ids[(d.kind, d.key)] = d.id
+            by_id[d.id] = (d.kind, d.key)
+            if d.kind == "t":
+                self._trends.setdefault(name, {}).setdefault(key, TrendAcc())
+            elif d.kind == "c":
+                self.counters.setdefault(name, {}).setdefault(key, 0)
+            elif d.kind == "r":
+                self.rates.setdefault(name, {}).setdefault(key, [0, 0])
+            else:
+                self.gauges.setdefault(name, {}).setdefault(key, GaugeAcc(0.0, 0.0, 0.0))
+        for data in fold.seconds.values():
+            for name, key in list(data.trends):
+                if key not in self._trends.get(name, {}):
+                    del data.trends[(name, key)]  # an interval of a series never defined
+            for (name, key), n in data.counters.items():
+                self.counters[name][key] += n
+            for (name, key), (passes, total) in data.rates.items():
+                pair = self.rates[name][key]
+                pair[0] += passes
+                pair[1] += total
+        self._absorb(fold.seconds)
+        for sid, (count, sum_ms, low, high) in fold.trend_totals.items():
+            name, key = by_id[sid][1]
+            acc = self._trends[name][key]
+            acc.count, acc.sum_ms, acc.min_ms, acc.max_ms = count, sum_ms, low, high
+        for sid, (last, most, at) in fold.gauge_totals.items():
+            name, key = by_id[sid][1]
+            self.gauges[name][key] = GaugeAcc(last, most, at)
+        self.last_at = fold.last_at
+        if fold.ended_at is not None:
+            self.ended_at = fold.ended_at
+            self._end_folded = True
 
     def elapsed(self) -> float:
         """Seconds the run lasted: to the end mark, or (live) to now."""
@@ -273,16 +307,15 @@ class MetricsStore:
             return self.last_at
         return max(self._clock() - self.t0, self.last_at)
 
-    def series_rows(self) -> list[dict[str, Any]]:
-        return self.series.rows()
-
     # -- combining -------------------------------------------------------------------------
-    def merge(self, other: MetricsStore) -> None:
+    def merge(self, other: MetricsStore, shift_s: int = 0) -> None:
         """Adds ``other``'s observations to this store (exact: histograms add bucket by bucket).
-        Timelines are aligned on each store's own start."""
+        Timelines are aligned on each store's own start, ``other``'s second s landing on
+        s + ``shift_s``. What is merged in is not written to this store's snapshots."""
+        self._fold()
         for name, by_tags in other.trends.items():
             for key, acc in by_tags.items():
-                self.trends.setdefault(name, {}).setdefault(key, TrendAcc()).merge(acc)
+                self._trends.setdefault(name, {}).setdefault(key, TrendAcc()).merge(acc)
         for name, counts in other.counters.items():
             for key, n in counts.items():
                 mine = self.counters.setdefault(name, {})
@@ -299,7 +332,7 @@ class MetricsStore:
                     self.gauges[name][key] = GaugeAcc(
                         g.last, max(g.max, mine_g.max if mine_g else g.max), g.at
                     )
-        self.series.merge(other.series)
+        self._series.merge(other.series, shift_s)
         self.last_at = max(self.last_at, other.last_at)
         if other.ended_at is not None:
             self.ended_at = max(self.ended_at or 0.0, other.ended_at)

@@ -9,7 +9,9 @@ Recording is the hot path (several values per request or audio frame), and the h
 `record_value` is pure Python (~1 µs). So `add` only counts the value's HDR bucket in a dict,
 and the counts go into the histogram in bulk when it is read or the dict grows. The histogram
 ends up with exactly the counts a value-by-value record would give (same buckets), so every
-percentile is unchanged.
+percentile is unchanged. A bucket is named by its lowest value in µs (`Buckets`); the store
+keeps one such dict per second and tag set too (series.py), which is what the interval log
+(hlog.py) writes, and `add_counted` fills it in the same step as the totals.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ SIGNIFICANT_DIGITS = 3
 _SUB_BUCKET_BITS = 11
 # Pending buckets folded into the histogram past this many (a bucket is one dict entry).
 _FOLD_AT = 4096
+# HDR bucket (its lowest value in µs) → how many values fell in it.
+Buckets = dict[int, int]
 
 
 def new_histogram() -> HdrHistogram:
@@ -73,6 +77,34 @@ class TrendAcc:
         if value_ms > self.max_ms:
             self.max_ms = value_ms
 
+    def add_counted(self, value_ms: float, counts: Buckets) -> None:
+        """Adds one value to the totals (count, sum, min, max) and its bucket to ``counts`` (the
+        current second's), not to the histogram: `add_buckets` brings those counts in later.
+        Written out like `add`, since it is the store's hot path."""
+        us = round(value_ms * 1000.0)
+        if us < LOWEST_US:
+            us = LOWEST_US
+        elif us > HIGHEST_US:
+            us = HIGHEST_US
+        shift = us.bit_length() - _SUB_BUCKET_BITS
+        if shift > 0:
+            us = (us >> shift) << shift
+        counts[us] = counts.get(us, 0) + 1
+        self.count += 1
+        self.sum_ms += value_ms
+        if value_ms < self.min_ms:
+            self.min_ms = value_ms
+        if value_ms > self.max_ms:
+            self.max_ms = value_ms
+
+    def add_buckets(self, counts: Buckets) -> None:
+        """Adds bucket counts to the histogram only (their totals were counted already)."""
+        pending = self._pending
+        for us, n in counts.items():
+            pending[us] = pending.get(us, 0) + n
+        if len(pending) > _FOLD_AT:
+            self._fold()
+
     def merge(self, other: TrendAcc) -> None:
         if other.count == 0:
             return
@@ -90,6 +122,19 @@ class TrendAcc:
         for us, n in self._pending.items():
             record(us, n)
         self._pending.clear()
+
+
+def bucket_top_us(us: int) -> int:
+    """The highest value of the bucket whose lowest value is ``us`` (what hdrh answers with)."""
+    shift = us.bit_length() - _SUB_BUCKET_BITS
+    return us + (1 << shift) - 1 if shift > 0 else us
+
+
+def bucket_of(value_ms: float) -> int:
+    """The bucket (lowest value in µs) that `add` counts ``value_ms`` in."""
+    counts: Buckets = {}
+    TrendAcc().add_counted(value_ms, counts)
+    return next(iter(counts))
 
 
 @dataclass(frozen=True)

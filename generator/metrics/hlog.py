@@ -1,0 +1,155 @@
+"""RUN_DIR/metrics.hlog: every trend's per-second histograms as an HdrHistogram interval log.
+
+The format is HdrHistogram's own (log format 1.3, which jHiccup, cassandra-stress and
+HistogramLogAnalyzer read; hdrh's `HistogramLogReader` reads it too), one line per second and
+tag set:
+
+    #[Histogram log format version 1.3]
+    #[StartTime: 1732260000.123 (seconds since epoch), 2024-11-22T07:20:00.123+00:00]
+    #[BaseTime: 0.000 (seconds since epoch)]
+    "StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"
+    #[Tick: 1]
+    Tag=turn_latency{protocol=native},1732260001.123,1.000,812.543,HISTFAAAA...
+
+Values are whole microseconds (trend.py's histogram: 1 µs to 1 h, 3 significant digits);
+Interval_Max is the interval's highest value in milliseconds. Timestamps are absolute (BaseTime
+0), so logs of sources that started at different instants line up by wall clock. The tag is the
+metric and its tag set, each part percent-encoded so that the tag holds no comma or space (the
+format's separators) and reads back unambiguously; tag pairs are joined by `;`. `#[Tick: N]`
+opens the lines of the store's N-th snapshot; a reader keeps only ticks that metrics.jsonl
+committed (snapshots.py), so a run killed mid-write reads as of its last whole snapshot.
+
+hdrh's own `HistogramLogWriter` cannot be used as it is: it has no tag argument, floors
+Interval_Max to whole units, and its `output_start_time` raises (it calls `iso_format`). So the
+lines are written here, with hdrh's histogram encoder for the payload.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import compress
+from urllib.parse import quote, unquote
+
+from hdrh.histogram import HdrHistogram
+
+from generator.metrics.series import SeriesKey, TagKey
+from generator.metrics.trend import Buckets, bucket_top_us, new_histogram
+
+LOG_FORMAT = "1.3"
+LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
+_MS = 1000.0  # µs per ms: Interval_Max's unit ratio
+_SAFE = "/:@!$'()*+"  # kept as they are in a tag; everything else but [A-Za-z0-9_.~-] is encoded
+_START = re.compile(r"#\[StartTime: *([\d.]+)")
+_BASE = re.compile(r"#\[BaseTime: *([\d.]+)")
+_TICK = re.compile(r"#\[Tick: *(\d+)\]")
+
+
+def series_tag(key: SeriesKey) -> str:
+    """`name{k=v;...}` with each part percent-encoded: no comma, space, `;`, `=` or brace
+    inside a part, so `parse_tag` gives back exactly ``key``."""
+    name, tags = key
+    head = quote(name, safe=_SAFE)
+    if not tags:
+        return head
+    pairs = ";".join(f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE)}" for k, v in tags)
+    return head + "{" + pairs + "}"
+
+
+def parse_tag(tag: str) -> SeriesKey:
+    head, brace, rest = tag.partition("{")
+    if not brace:
+        return unquote(head), ()
+    tags: TagKey = tuple(
+        (unquote(k), unquote(v))
+        for k, _, v in (pair.partition("=") for pair in rest.removesuffix("}").split(";"))
+    )
+    return unquote(head), tags
+
+
+def header_lines(wall_start: float) -> list[str]:
+    when = datetime.fromtimestamp(wall_start, UTC).isoformat(timespec="milliseconds")
+    return [
+        f"#[Histogram log format version {LOG_FORMAT}]",
+        f"#[StartTime: {wall_start:.3f} (seconds since epoch), {when}]",
+        "#[BaseTime: 0.000 (seconds since epoch)]",
+        "#[callbench: values in microseconds, Interval_Max in milliseconds, one line per second"
+        " and metric{tag=value;...}]",
+        LEGEND,
+    ]
+
+
+def tick_line(tick: int) -> str:
+    return f"#[Tick: {tick}]"
+
+
+class IntervalEncoder:
+    """Encodes bucket counts as an interval line, through one reused hdrh histogram (building
+    one costs ~0.2 ms; clearing the few counts set is cheaper)."""
+
+    def __init__(self) -> None:
+        self._hist = new_histogram()
+
+    def line(self, key: SeriesKey, start_s: float, counts: Buckets) -> str:
+        hist = self._hist
+        for us, n in counts.items():
+            hist.record_value(us, n)
+        payload = hist.encode().decode("ascii")
+        top = bucket_top_us(max(counts)) if counts else 0
+        for us in counts:  # back to empty: only the counts just set, not the whole array
+            hist.counts[hist.get_counts_array_index(us)] = 0
+        hist.total_count, hist.min_value, hist.max_value = 0, sys.maxsize, 0
+        return f"Tag={series_tag(key)},{start_s:.3f},1.000,{top / _MS:.3f},{payload}"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One interval line read back: its tick, second (since StartTime), series and counts."""
+
+    tick: int
+    second: int
+    key: SeriesKey
+    counts: Buckets
+
+
+def read_intervals(lines: Iterable[str]) -> Iterator[Interval]:
+    """The interval lines of a log written by `IntervalEncoder`, with the tick they belong to;
+    a line that does not parse (a torn last line) is skipped."""
+    start = base = 0.0
+    tick = 0
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("#"):
+            if found := _START.match(line):
+                start = float(found.group(1))
+            elif found := _BASE.match(line):
+                base = float(found.group(1))
+            elif found := _TICK.match(line):
+                tick = int(found.group(1))
+            continue
+        if not line.startswith("Tag="):
+            continue  # the legend
+        fields = line[4:].split(",")
+        if len(fields) != 5:
+            continue
+        try:
+            second = round(float(fields[1]) + base - start)
+            counts = decode_counts(fields[4])
+        except Exception:
+            continue
+        yield Interval(tick, second, parse_tag(fields[0]), counts)
+
+
+def decode_counts(payload: str) -> Buckets:
+    """An encoded histogram's counts by bucket (lowest value), without walking the empty ones."""
+    hist = HdrHistogram.decode(payload)
+    if hist.total_count == 0:
+        return {}
+    low = hist.get_counts_array_index(hist.min_value)
+    high = hist.get_counts_array_index(hist.max_value)
+    counts = hist.counts[low : high + 1]
+    value_of = hist.get_value_from_index
+    return {value_of(low + i): counts[i] for i in compress(range(len(counts)), counts)}
