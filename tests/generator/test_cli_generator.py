@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from ping_workload import PingWorkload, start_server
 
 from bench.cli import main
 from generator.options import RunOptions
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
+from tests.generator.ping_workload import PingWorkload, start_server
 
 
 @pytest.mark.parametrize(

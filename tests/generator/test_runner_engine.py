@@ -15,7 +15,6 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from ping_workload import PingWorkload, start_server
 
 from generator.errors import TargetUnreachable
 from generator.options import RunOptions
@@ -23,6 +22,7 @@ from generator.report.rerender import summary_from_run_dir
 from generator.report.terminal import render_terminal
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
+from tests.generator.ping_workload import PingWorkload, start_server
 
 REPO = Path(__file__).resolve().parents[2]
 

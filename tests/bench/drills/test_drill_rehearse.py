@@ -10,11 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from chromium_driver import chromium_path, inspect_page
 
 from bench import exitcodes
 from bench.cli import main
 from bench.drilling.model import load_all
+from tests.support.chromium_driver import chromium_path, inspect_page
 
 pytestmark = [
     pytest.mark.slow,

@@ -9,16 +9,9 @@ from typing import Any
 from generator.diagnosis.finding import RunEvidence
 from generator.metrics.store import MetricsStore
 from generator.monitor.evidence import MonitorEvidence
+from tests.support.clock import FakeClock
 
 MB = 2**20
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def store(
@@ -30,7 +23,7 @@ def store(
 ) -> MetricsStore:
     """``ok``/``failed`` calls spread over ``seconds``; ``latencies`` (t, ms) of turn_latency
     (default: 400 ms every second, a healthy flat run)."""
-    s = MetricsStore(clock=Clock())
+    s = MetricsStore(clock=FakeClock())
     tags = {"protocol": "native", "workload": "calls"}
     for i in range(ok + failed):
         at = (i % seconds) + 0.5

@@ -4,8 +4,6 @@ evidence, silent otherwise, and not blamed on another rule."""
 
 from __future__ import annotations
 
-from diagnosis_builders import evidence, healthy_samples, store
-
 from generator.diagnosis.finding import runbook
 from generator.diagnosis.rules import (
     RULES,
@@ -15,6 +13,7 @@ from generator.diagnosis.rules import (
     upstream_session_expired,
 )
 from generator.metrics.store import MetricsStore
+from tests.generator.diagnosis.diagnosis_builders import evidence, healthy_samples, store
 
 TAGS = {"protocol": "twilio", "workload": "calls"}
 

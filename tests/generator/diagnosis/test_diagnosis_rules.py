@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from diagnosis_builders import MB, evidence, healthy_samples, rising_latencies, store
-
 from generator.diagnosis.rules import (
     RULES,
     backend_crash,
@@ -18,6 +16,13 @@ from generator.diagnosis.rules import (
     upstream_slow,
 )
 from generator.diagnosis.signals import mentions_too_many_connections
+from tests.generator.diagnosis.diagnosis_builders import (
+    MB,
+    evidence,
+    healthy_samples,
+    rising_latencies,
+    store,
+)
 
 
 def test_a_healthy_run_has_no_finding() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from diagnosis_builders import MB, evidence, healthy_samples, store
 
 from generator.diagnosis.verdict import BANDS, READINESS, verdict
+from tests.generator.diagnosis.diagnosis_builders import MB, evidence, healthy_samples, store
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,7 @@ from pathlib import Path
 from generator.distributed.tail import EventTail, merge_event_files, replay, replay_store
 from generator.metrics.events import EventSink
 from generator.metrics.store import MetricsStore
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def _record(stores: list[MetricsStore], clock: FakeClock, single: MetricsStore) -> None:
@@ -33,7 +26,7 @@ def _record(stores: list[MetricsStore], clock: FakeClock, single: MetricsStore) 
 
 
 def test_merged_percentiles_equal_one_histogram_of_all_samples(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     sinks = [EventSink(tmp_path / f"w{i}.jsonl", clock=clock) for i in range(3)]
     workers = [MetricsStore(clock=clock, sink=sink) for sink in sinks]
     single = MetricsStore(clock=clock)
@@ -66,7 +59,7 @@ def test_merged_percentiles_equal_one_histogram_of_all_samples(tmp_path: Path) -
 
 
 def test_the_merged_events_jsonl_rebuilds_the_merged_store(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     sinks = [EventSink(tmp_path / f"w{i}.jsonl", clock=clock) for i in range(2)]
     workers = [MetricsStore(clock=clock, sink=sink) for sink in sinks]
     _record(workers, clock, MetricsStore(clock=clock))

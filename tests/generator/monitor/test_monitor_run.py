@@ -17,8 +17,6 @@ import pytest
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
-from ping_workload import PingWorkload, make_app  # type: ignore[import-not-found,unused-ignore]
-
 from bench.stack.postgres import PostgresInfo, start_postgres, stop_postgres
 from generator.monitor.config import MonitorConfig
 from generator.monitor.monitor import Monitor
@@ -27,6 +25,7 @@ from generator.report.rerender import summary_from_run_dir
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 from mocks.backend.metrics import BackendMetrics
+from tests.generator.ping_workload import PingWorkload, make_app  # type: ignore[import-not-found,unused-ignore]
 
 
 @pytest.fixture(scope="module")

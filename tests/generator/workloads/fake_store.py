@@ -4,10 +4,8 @@ independent of the real store's aggregation."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,13 +77,3 @@ def make_ctx(
     from generator.workloads.base import IterationContext
 
     return IterationContext(vu=vu, iteration=iteration, intended_start=start, store=store, rng=rng)  # type: ignore[arg-type]
-
-
-async def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    """Poll ``predicate`` until it holds, failing the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout_s} s")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-# The scripted servers live with the protocol tests; this directory is not a package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "protocols"))
-from call_fakes import fake_realtime, ws_server
-
 from generator.errors import InvalidInput, TargetUnreachable
 from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.call import CallConfig, CallWorkload
+from tests.generator.protocols.call_fakes import fake_realtime, ws_server
 
 TAGS = {"protocol": "realtime", "workload": "calls"}
 

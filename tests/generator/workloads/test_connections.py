@@ -7,12 +7,10 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 
 import pytest
-from fake_store import RecordingStore, make_ctx, wait_until
 from pydantic import ValidationError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -20,6 +18,9 @@ from websockets.exceptions import ConnectionClosed
 from generator.errors import TargetUnreachable
 from generator.workloads.call_burst import CallBurstConfig, CallBurstWorkload
 from generator.workloads.connections import ConnectionsConfig, ConnectionsWorkload
+from tests.generator.workloads.fake_store import RecordingStore, make_ctx
+from tests.support.polling import wait_until
+from tests.support.ports import closed_port
 
 
 class Voice:
@@ -119,14 +120,8 @@ async def test_admission_closes_are_server_capacity(small_voice: Voice) -> None:
     assert store.total("errors_total", kind="server_capacity", code="1013") == 3
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_an_unreachable_target_stops_setup() -> None:
-    workload = ConnectionsWorkload(ConnectionsConfig(url=f"ws://127.0.0.1:{_closed_port()}/ws"))
+    workload = ConnectionsWorkload(ConnectionsConfig(url=f"ws://127.0.0.1:{closed_port()}/ws"))
     with pytest.raises(TargetUnreachable):
         await workload.setup()
 

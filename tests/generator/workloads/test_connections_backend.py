@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_support import backend, postgres
-from cli_support import callbench
 from websockets.asyncio.client import connect
 
 from bench.stack.postgres import PostgresInfo
+from tests.generator.workloads.backend_support import backend, postgres
+from tests.generator.workloads.cli_support import callbench
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_support import callbench
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from generator.load.config import parse_load
 from generator.metrics.thresholds import parse_thresholds
 from generator.workloads.connections import build_connections
+from tests.generator.workloads.cli_support import callbench
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

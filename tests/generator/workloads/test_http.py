@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from fake_store import RecordingStore, make_ctx
 
 from generator.errors import InvalidInput, TargetUnreachable
 from generator.workloads.endpoints import parse_endpoints
 from generator.workloads.http import HttpConfig, HttpWorkload
+from tests.generator.workloads.fake_store import RecordingStore, make_ctx
+from tests.support.ports import closed_port
 
 TOKEN = "s3cret-token-value-0123456789"
 
@@ -70,12 +70,6 @@ async def app(client: str) -> AsyncIterator[App]:
     state.client = client
     yield state
     await runner.cleanup()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(app: App, endpoints: list[dict[str, object]], **extra: object) -> HttpConfig:
@@ -134,7 +128,7 @@ async def test_unexpected_status_refused_and_timeout_are_failures(app: App) -> N
     assert store.of("http_req_duration") == []
 
     store = RecordingStore()
-    app.url = f"http://127.0.0.1:{_closed_port()}"  # nobody there; no health check to notice
+    app.url = f"http://127.0.0.1:{closed_port()}"  # nobody there; no health check to notice
     workload = HttpWorkload(_config(app, [{"name": "x", "path": "/e/x"}], health_path=None))
     await workload.setup()
     ctx = make_ctx(store, iteration=0, start=time.monotonic(), rng=random.Random(0))
@@ -172,7 +166,7 @@ async def test_health_checks_are_recorded_and_an_unreachable_target_stops_setup(
     assert phases == [("start", 1.0), ("end", 1.0)]
     assert app.hits["health"] == 2
 
-    app.url = f"http://127.0.0.1:{_closed_port()}"
+    app.url = f"http://127.0.0.1:{closed_port()}"
     workload = HttpWorkload(_config(app, endpoints), store=RecordingStore())  # type: ignore[arg-type]
     with pytest.raises(TargetUnreachable, match="refused"):
         await workload.setup()

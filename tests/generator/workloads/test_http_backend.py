@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backend_support import DEV_TOKEN, backend, postgres
-from cli_support import REPO, callbench, grep_dir
 
 from bench.stack.postgres import PostgresInfo
 from generator.metrics.store import MetricsStore
+from tests.generator.workloads.backend_support import DEV_TOKEN, backend, postgres
+from tests.generator.workloads.cli_support import REPO, callbench, grep_dir
 
 ENDPOINTS = str(REPO / "examples" / "endpoints-mock-backend.yaml")
 

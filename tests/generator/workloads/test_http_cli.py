@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cli_support import callbench, grep_dir, serve
+
+from tests.generator.workloads.cli_support import callbench, grep_dir, serve
 
 TOKEN = "tok-9f8e7d6c5b4a-never-in-the-run-dir"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from cli_support import serve
 from pydantic import SecretStr
 
 from generator.workloads.endpoints import Endpoint, parse_endpoints
 from generator.workloads.http_senders import AiohttpSender, FastSender
+from tests.generator.workloads.cli_support import serve
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from fake_store import RecordingStore, make_ctx
 from pydantic import ValidationError
 
 from generator.workloads.twilio_sign import SIGNATURE_HEADER, twilio_signature
 from generator.workloads.webhooks import WebhookConfig, WebhookWorkload, parse_template, render
+from tests.generator.workloads.fake_store import RecordingStore, make_ctx
 
 AUTH_TOKEN = "twilio-test-auth-token"
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backend_support import backend, postgres
-from cli_support import callbench
 
 from bench.stack.postgres import PostgresInfo
+from tests.generator.workloads.backend_support import backend, postgres
+from tests.generator.workloads.cli_support import callbench
 
 AUTH = "backend-twilio-auth-token"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cli_support import callbench, grep_dir, serve
 
 from generator.workloads.twilio_sign import SIGNATURE_HEADER, twilio_signature
+from tests.generator.workloads.cli_support import callbench, grep_dir, serve
 
 AUTH = "twilio-auth-abc123-not-in-run-dir"
 

@@ -19,8 +19,9 @@ import psutil
 import pytest
 import trustme
 import yaml
-from cli_support import REPO, callbench, grep_dir
 from websockets.asyncio.server import ServerConnection, serve
+
+from tests.generator.workloads.cli_support import REPO, callbench, grep_dir
 
 CALLBENCH = [sys.executable, "-m", "bench.cli"]
 TEMPLATE = "Authorization: Bearer ${CALLBENCH_TEST_TOKEN}"

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fake_store import RecordingStore, make_ctx
 from pydantic import ValidationError
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -33,6 +32,7 @@ from generator.workloads.call import CallConfig, CallWorkload
 from generator.workloads.call_burst import CallBurstConfig, CallBurstWorkload
 from generator.workloads.connections import ConnectionsConfig, ConnectionsWorkload
 from generator.workloads.registry import build_workloads
+from tests.generator.workloads.fake_store import RecordingStore, make_ctx
 
 
 class Recorder:

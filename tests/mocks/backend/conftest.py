@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from backend_helpers import BackendFactory
 
 from bench.stack.postgres import PostgresInfo, start_postgres, stop_postgres
 from mocks.backend.app import BackendServer
 from mocks.backend.config import BackendConfig
+from mocks.realtime.server import RealtimeServer
+from tests.mocks.backend.backend_helpers import BackendFactory
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +28,7 @@ def postgres() -> Iterator[PostgresInfo]:
 @pytest.fixture
 async def upstream() -> AsyncIterator[Any]:
     """The fake Realtime upstream (engineer A's), with short audio to keep calls quick."""
-    server_module = pytest.importorskip("mocks.realtime.server")
-    async with server_module.RealtimeServer(seed=1, greeting_ms=200, answer_ms=300) as server:
+    async with RealtimeServer(seed=1, greeting_ms=200, answer_ms=300) as server:
         yield server
 
 

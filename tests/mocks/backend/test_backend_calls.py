@@ -11,7 +11,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from backend_helpers import (
+
+from bench.stack.postgres import PostgresInfo
+from mocks.backend.app import BackendServer
+from tests.mocks.backend.backend_helpers import (
     FRAME,
     SILENCE,
     BackendFactory,
@@ -24,9 +27,6 @@ from backend_helpers import (
     read_response,
     twilio_call,
 )
-
-from bench.stack.postgres import PostgresInfo
-from mocks.backend.app import BackendServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from backend_helpers import BackendProcess, backend_process, native_call, poll
 
 from bench.stack.postgres import PostgresInfo
+from tests.mocks.backend.backend_helpers import BackendProcess, backend_process, native_call, poll
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,8 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from backend_helpers import BackendFactory, metric_value
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.mocks.backend.backend_helpers import BackendFactory, metric_value
 
 CALLS = 120
 

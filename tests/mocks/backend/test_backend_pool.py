@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from backend_helpers import BackendFactory, metric_value, native_call
+
+from tests.mocks.backend.backend_helpers import BackendFactory, metric_value, native_call
 
 pytestmark = pytest.mark.timeout(90)
 

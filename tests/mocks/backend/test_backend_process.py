@@ -9,9 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from backend_helpers import backend_process
 
 from bench.stack.postgres import PostgresInfo
+from tests.mocks.backend.backend_helpers import backend_process
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,18 +12,11 @@ from mocks.backend.ratelimit import (
     endpoint_class,
     retry_after_header,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def test_limit_then_window_slides() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     limiter = SlidingWindowLimiter(clock)
     for _ in range(3):
         assert limiter.hit("a", 3, 60.0) is None
@@ -37,7 +30,7 @@ def test_limit_then_window_slides() -> None:
 
 
 def test_reset_forgets() -> None:
-    limiter = SlidingWindowLimiter(FakeClock())
+    limiter = SlidingWindowLimiter(FakeClock(1000.0))
     assert limiter.hit("a", 1, 60.0) is None
     assert limiter.hit("a", 1, 60.0) is not None
     limiter.reset()

@@ -7,11 +7,11 @@ import asyncio
 
 import aiohttp
 import pytest
-from backend_helpers import BackendFactory
 
 from bench.stack.postgres import PostgresInfo
 from mocks.backend.calls import burn_cpu
 from mocks.backend.twilio_signature import compute_signature
+from tests.mocks.backend.backend_helpers import BackendFactory
 
 TOKEN = "callbench-dev-token"
 

@@ -8,7 +8,10 @@ import itertools
 import json
 
 import pytest
-from realtime_helpers import (
+
+from mocks.realtime.outputs import Close, Reset
+from mocks.realtime.speech import AudioFormat
+from tests.mocks.realtime.realtime_helpers import (
     MANUAL_TURNS,
     TOOLS,
     Driver,
@@ -17,9 +20,6 @@ from realtime_helpers import (
     silence_b64,
     user_turn,
 )
-
-from mocks.realtime.outputs import Close, Reset
-from mocks.realtime.speech import AudioFormat
 
 
 def test_greeting_is_paced_audio_and_every_event_parses_as_the_sdk_model() -> None:

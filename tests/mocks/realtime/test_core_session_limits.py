@@ -5,10 +5,10 @@ maximum duration (``session_expired``, close 1001, 60 minutes unless a drill set
 from __future__ import annotations
 
 import pytest
-from realtime_helpers import MANUAL_TURNS, Driver, check_sdk_shape
 
 from mocks.realtime.outputs import Close
 from mocks.realtime.session import DEFAULT_MAX_DURATION_S
+from tests.mocks.realtime.realtime_helpers import MANUAL_TURNS, Driver, check_sdk_shape
 
 
 def test_the_beta_shape_is_refused_as_openai_refuses_it() -> None:

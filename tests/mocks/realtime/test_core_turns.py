@@ -10,12 +10,12 @@ from array import array
 from typing import Any
 
 import pytest
-from realtime_helpers import MANUAL_TURNS, Driver, check_sdk_shape, silence_b64
-from rt_api_helpers import tone_pcm16
 
 from mocks.realtime.script import ScriptConfig
 from mocks.realtime.session_config import EAGERNESS_MAX_MS
 from mocks.realtime.speech import AudioFormat, alaw_encode, ulaw_encode
+from tests.mocks.realtime.realtime_helpers import MANUAL_TURNS, Driver, check_sdk_shape, silence_b64
+from tests.mocks.realtime.rt_api_helpers import tone_pcm16
 
 FORMATS = {
     AudioFormat.PCM16: {"type": "audio/pcm", "rate": 24000},

@@ -11,11 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from test_net_robustness import MANUAL, next_event, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from mocks.realtime.server import RealtimeServer
+from tests.mocks.realtime.test_net_robustness import MANUAL, next_event, until
 
 
 async def admin(method: str, url: str, body: Any = None) -> tuple[int, Any]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from rt_api_helpers import admin, greeting, open_session, recv
 
 from mocks.realtime.server import RealtimeServer
+from tests.mocks.realtime.rt_api_helpers import admin, greeting, open_session, recv
 
 MS = 100
 

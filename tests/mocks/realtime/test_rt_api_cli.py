@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from rt_api_helpers import admin, greeting, open_session, recv
+
+from tests.mocks.realtime.rt_api_helpers import admin, greeting, open_session, recv
 
 CALLBENCH = [sys.executable, "-m", "bench.cli"]
 

@@ -11,10 +11,18 @@ import time
 from typing import Any
 
 import pytest
-from rt_api_helpers import admin, collect_until, greeting, of_type, open_session, recv, send
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from mocks.realtime.server import RealtimeServer
+from tests.mocks.realtime.rt_api_helpers import (
+    admin,
+    collect_until,
+    greeting,
+    of_type,
+    open_session,
+    recv,
+    send,
+)
 
 MS = 200
 

@@ -17,11 +17,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 from openai import AsyncOpenAI
-from rt_api_helpers import admin, b64, collect_until, of_type, open_session, recv, tone_pcm16
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from mocks.realtime.server import RealtimeServer
+from tests.mocks.realtime.rt_api_helpers import (
+    admin,
+    b64,
+    collect_until,
+    of_type,
+    open_session,
+    recv,
+    tone_pcm16,
+)
 
 KEY = "sk-test-" + "9f2c" * 6
 

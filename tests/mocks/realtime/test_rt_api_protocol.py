@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from openai import AsyncOpenAI
-from rt_api_helpers import (
+from websockets.asyncio.client import ClientConnection
+
+from mocks.realtime.server import RealtimeServer
+from tests.mocks.realtime.rt_api_helpers import (
     b64,
     collect_until,
     greeting,
@@ -21,9 +24,6 @@ from rt_api_helpers import (
     session_update_ga,
     tone_pcm16,
 )
-from websockets.asyncio.client import ClientConnection
-
-from mocks.realtime.server import RealtimeServer
 
 MS = 200
 
