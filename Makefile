@@ -18,8 +18,8 @@ system:
 demo: $(STAMP) system
 	$(BIN)/callbench rehearse --quick
 
-# lint-imports: the layers of pyproject.toml's [tool.importlinter] (generator/ and mocks/ never
-# import bench/ nor each other).
+# lint-imports: the contracts of pyproject.toml's [tool.importlinter] (generator/ and mocks/
+# never import bench/ nor each other; generator/ takes no command-line flags).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
