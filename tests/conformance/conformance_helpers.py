@@ -72,6 +72,11 @@ def answered_once(server: RealtimeServer) -> None:
     )
 
 
+def cancelled_responses(server: RealtimeServer) -> int:
+    """How many responses the fake cancelled (a barge-in heard by its VAD, or the client's ask)."""
+    return sum(r.status == "cancelled" for s in server.stats.sessions for r in s.responses)
+
+
 @asynccontextmanager
 async def child(
     argv: Sequence[str], log: Path, env: dict[str, str] | None = None, **kwargs: Any

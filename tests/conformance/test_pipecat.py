@@ -10,6 +10,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,29 @@ from tests.conformance.conformance_helpers import (
     GREETING_MS,
     SILENCE_MS,
     callbench_calls,
+    cancelled_responses,
     child,
 )
 from tests.conformance.twilio_line import speak_and_listen
 
 BOT = Path(__file__).with_name("pipecat_bot.py")
-StartBot = Callable[..., Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Bot:
+    url: str  # the bot's Twilio stream endpoint
+    upstream: RealtimeServer  # the fake behind it, for its ground truth
+
+
+StartBot = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
 async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
-    """Start a fake upstream and a pipecat bot in front of it; returns the bot's stream URL."""
+    """Start a fake upstream and a pipecat bot in front of it."""
     async with AsyncExitStack() as stack:
 
-        async def start(*, greet: bool = False, answer_ms: int = 600) -> str:
+        async def start(*, greet: bool = False, answer_ms: int = 600) -> Bot:
             upstream = await stack.enter_async_context(
                 RealtimeServer(
                     seed=15, greeting_ms=GREETING_MS, answer_ms=answer_ms, api_key=API_KEY
@@ -54,7 +64,7 @@ async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
                 raise AssertionError(f"the bot did not start; see {log}") from None
             if not line.startswith(b"PORT "):
                 raise AssertionError(f"the bot did not start ({line!r}): {log.read_text()}")
-            return f"ws://127.0.0.1:{int(line.split()[1])}/media-stream"
+            return Bot(f"ws://127.0.0.1:{int(line.split()[1])}/media-stream", upstream)
 
         yield start
 
@@ -67,8 +77,8 @@ def _trend(summary: dict[str, Any], name: str) -> dict[str, float]:
 
 @pytest.mark.timeout(60)
 async def test_bot_answers_a_twilio_shaped_stream(start_bot: StartBot) -> None:
-    url = await start_bot()
-    answer = await speak_and_listen(url, synth_speech(800, seed=7))
+    bot = await start_bot()
+    answer = await speak_and_listen(bot.url, synth_speech(800, seed=7))
     # Voice-to-voice includes the upstream's end-of-turn silence: it cannot come sooner.
     assert answer.voice_to_voice_ms >= SILENCE_MS - FRAME_MS, answer
     assert answer.voice_to_voice_ms < SILENCE_MS + 1500, answer
@@ -77,8 +87,8 @@ async def test_bot_answers_a_twilio_shaped_stream(start_bot: StartBot) -> None:
 
 @pytest.mark.timeout(150)
 async def test_generator_calls_the_bot(start_bot: StartBot, tmp_path: Path) -> None:
-    url = await start_bot(greet=True)
-    summary = await callbench_calls(url, tmp_path / "run", "--calls", "10", "--turns", "2")
+    bot = await start_bot(greet=True)
+    summary = await callbench_calls(bot.url, tmp_path / "run", "--calls", "10", "--turns", "2")
     calls = summary["calls"]
     assert calls["total"] == 10, (summary["errors"], summary["_stderr"])
     assert calls["succeeded"] >= 9, (calls, summary["errors"])
@@ -99,9 +109,9 @@ async def test_generator_measures_the_bots_barge_in_reaction(
     start_bot: StartBot, tmp_path: Path
 ) -> None:
     # A long answer, so the caller has time to talk over it.
-    url = await start_bot(greet=True, answer_ms=4000)
+    bot = await start_bot(greet=True, answer_ms=4000)
     flags = ["--calls", "4", "--turns", "2", "--barge-in", "1"]
-    summary = await callbench_calls(url, tmp_path / "run", *flags)
+    summary = await callbench_calls(bot.url, tmp_path / "run", *flags)
     assert summary["calls"]["succeeded"] >= 3, (summary["calls"], summary["errors"])
     reaction = _trend(summary, "barge_in_reaction")
     assert reaction["count"] >= 3, reaction
@@ -109,3 +119,5 @@ async def test_generator_measures_the_bots_barge_in_reaction(
     # caller's bound (2 s by default; the 4 s answer would still be playing): never ignored.
     assert summary["counters"]["barge_in_ignored"] == 0, (reaction, summary["counters"])
     assert 0 < reaction["min"] <= reaction["max"] < 2000, reaction
+    # The fake's own record: the upstream's VAD cancelled each answer the caller talked over.
+    assert cancelled_responses(bot.upstream) >= reaction["count"], bot.upstream.stats.sessions

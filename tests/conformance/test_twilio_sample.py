@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from tests.conformance.conformance_helpers import (
     API_KEY,
     SILENCE_MS,
     callbench_calls,
+    cancelled_responses,
     child,
     free_port,
     wait_for_port,
@@ -52,9 +54,15 @@ def _sample_main() -> str:
     return source
 
 
+@dataclass(frozen=True)
+class Bridge:
+    url: str  # the sample's Twilio stream endpoint
+    upstream: RealtimeServer  # the fake behind it, for its ground truth
+
+
 @pytest.fixture
-async def bridge(tmp_path: Path) -> AsyncIterator[str]:
-    """The sample, its upstream URL on the fake; returns its /media-stream URL."""
+async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+    """The sample, its upstream URL on the fake."""
     source = _sample_main()
     async with RealtimeServer(seed=15, answer_ms=2000, api_key=API_KEY) as upstream:
         fake_host = upstream.url.removesuffix("/v1/realtime")
@@ -74,13 +82,13 @@ async def bridge(tmp_path: Path) -> AsyncIterator[str]:
             log = tmp_path / "sample.log"
             async with child(argv, log, env, stdout=stdout, cwd=app_dir) as server:
                 await wait_for_port(port, 30, alive=server)
-                yield f"ws://127.0.0.1:{port}/media-stream"
+                yield Bridge(f"ws://127.0.0.1:{port}/media-stream", upstream)
 
 
 @pytest.mark.timeout(150)
-async def test_generator_calls_twilios_reference_bridge(bridge: str, tmp_path: Path) -> None:
+async def test_generator_calls_twilios_reference_bridge(bridge: Bridge, tmp_path: Path) -> None:
     flags = ["--calls", "10", "--turns", "2", "--greeting", "none"]
-    summary = await callbench_calls(bridge, tmp_path / "run", *flags)
+    summary = await callbench_calls(bridge.url, tmp_path / "run", *flags)
     calls = summary["calls"]
     assert calls["succeeded"] >= 9, (calls, summary["errors"], summary["_stderr"])
     metrics = summary["metrics"]
@@ -94,13 +102,15 @@ async def test_generator_calls_twilios_reference_bridge(bridge: str, tmp_path: P
 
 @pytest.mark.timeout(150)
 async def test_generator_measures_the_bridges_barge_in_reaction(
-    bridge: str, tmp_path: Path
+    bridge: Bridge, tmp_path: Path
 ) -> None:
     flags = ["--calls", "4", "--turns", "2", "--greeting", "none", "--barge-in", "1"]
-    summary = await callbench_calls(bridge, tmp_path / "run", *flags)
+    summary = await callbench_calls(bridge.url, tmp_path / "run", *flags)
     assert summary["calls"]["succeeded"] >= 3, (summary["calls"], summary["errors"])
     reaction = summary["metrics"]["barge_in_reaction"]
     assert reaction["count"] >= 3, reaction
     # On speech_started the bridge truncates the item and sends `clear`: never talked over.
     assert summary["counters"]["barge_in_ignored"] == 0, (reaction, summary["counters"])
     assert 0 < reaction["min"] <= reaction["max"] < 2000, reaction
+    # The fake's own record: its VAD cancelled each answer the caller talked over.
+    assert cancelled_responses(bridge.upstream) >= reaction["count"], bridge.upstream.stats
