@@ -37,7 +37,13 @@ from urllib.parse import quote, unquote
 from hdrh.histogram import HdrHistogram
 
 from generator.metrics.series import SeriesKey, TagKey
-from generator.metrics.trend import Buckets, bucket_top_us, new_histogram
+from generator.metrics.trend import (
+    Buckets,
+    add_to_histogram,
+    bucket_top_us,
+    counts_index,
+    new_histogram,
+)
 
 LOG_FORMAT = "1.3"
 LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
@@ -95,12 +101,12 @@ class IntervalEncoder:
 
     def line(self, key: SeriesKey, start_s: float, counts: Buckets) -> str:
         hist = self._hist
-        for us, n in counts.items():
-            hist.record_value(us, n)
+        add_to_histogram(hist, counts)
         payload = hist.encode().decode("ascii")
         top = bucket_top_us(max(counts)) if counts else 0
+        cells = hist.counts
         for us in counts:  # back to empty: only the counts just set, not the whole array
-            hist.counts[hist.get_counts_array_index(us)] = 0
+            cells[counts_index(us)] = 0
         hist.total_count, hist.min_value, hist.max_value = 0, sys.maxsize, 0
         return f"Tag={series_tag(key)},{start_s:.3f},1.000,{top / _MS:.3f},{payload}"
 

@@ -118,10 +118,29 @@ class TrendAcc:
         return TrendStats.of(self)
 
     def _fold(self) -> None:
-        record = self._hist.record_value
-        for us, n in self._pending.items():
-            record(us, n)
+        add_to_histogram(self._hist, self._pending)
         self._pending.clear()
+
+
+def add_to_histogram(hist: HdrHistogram, counts: Buckets) -> None:
+    """Adds bucket counts to a `new_histogram()` as `record_value(us, n)` would, index by index
+    (hdrh's `record_value` is pure Python and ~1 µs; this runs for every bucket each second)."""
+    if not counts:
+        return
+    cells = hist.counts
+    for us, n in counts.items():
+        cells[counts_index(us)] += n
+    hist.total_count += sum(counts.values())
+    hist.min_value = min(hist.min_value, min(counts))
+    hist.max_value = max(hist.max_value, max(counts))
+
+
+def counts_index(us: int) -> int:
+    """hdrh's counts-array index of a bucket's lowest value (2,048 sub-buckets, unit 1 µs)."""
+    shift = us.bit_length() - _SUB_BUCKET_BITS
+    if shift <= 0:
+        return us
+    return ((shift + 1) << (_SUB_BUCKET_BITS - 1)) + (us >> shift) - (1 << (_SUB_BUCKET_BITS - 1))
 
 
 def bucket_top_us(us: int) -> int:
