@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.metrics.events import FORMAT_VERSION, EventParser, EventSink, event_prefix
-from generator.metrics.store import MetricsStore, tag_key
+from generator.metrics.queries import tag_key
+from generator.metrics.store import MetricsStore
 
 SLICE_TAG = "slice"
 
