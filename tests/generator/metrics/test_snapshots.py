@@ -204,3 +204,27 @@ def test_the_files_grow_with_seconds_and_series_not_with_observations(tmp_path: 
     back = MetricsStore.from_snapshots(tmp_path)
     assert back.trend("http_req_duration").count == observations // 2
     assert back.counter("http_reqs") == observations // 4
+
+
+def test_sources_started_apart_merge_by_wall_clock_second(tmp_path: Path) -> None:
+    stores = []
+    for i, wall in enumerate((WALL, WALL + 2.0)):  # a shard scheduled two seconds later
+        clock = FakeClock(100.0)
+        writer = SnapshotWriter(tmp_path / str(i), wall_start=wall)
+        store = MetricsStore(clock=clock, snapshots=writer)
+        for step in range(30):
+            clock.now = 100.0 + step * 0.1  # seconds 0..2 of its own start
+            store.add_trend("turn_latency", 10.0 * (i + 1), {"shard": str(i)})
+            store.add_counter("calls_total", 1)
+        store.finish()
+        writer.close()
+        stores.append(MetricsStore.from_snapshots(tmp_path / str(i)))
+    first, second = stores
+    assert first.wall_start is not None
+    assert second.wall_start is not None
+    first.merge(second, shift_s=round(second.wall_start - first.wall_start))
+    rows = first.series_rows()
+    assert [row["t"] for row in rows] == [0, 1, 2, 3, 4]
+    assert [row["counters"]["calls_total"] for row in rows] == [10, 10, 20, 10, 10]
+    assert rows[2]["trends"]["turn_latency"]["count"] == 20
+    assert first.trend("turn_latency").count == 60
