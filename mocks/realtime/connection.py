@@ -8,7 +8,10 @@ and ``asyncio.wait_for`` adds loop turns to cancel its inner wait, so "fixed 300
 300.8-302 ms before anything else was busy. The sender therefore sleeps on a bare ``call_at``
 (no ``wait_for``), and before a response's first delta (the injected latency's end, which callers
 measure) it wakes ``EARLY_S`` ahead and spins the last stretch on the loop's clock: at most that
-long, once per response, never for the paced deltas after it.
+long, once per response, never for the paced deltas after it. As epoll wakes between the target
+and a millisecond after it, the spin averages about half a millisecond of CPU per response (some
+9 % of a core at 170 responses a second, 500 calls); the paced deltas stay up to 1 ms late, which
+no caller's playback notices.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ async def run_session(ws: ServerConnection, session: RealtimeSession) -> None:
         session.connection_closed(code)
 
 
-EARLY_S = 0.0015  # epoll's millisecond ceiling and a loop turn, with a little to spare
+EARLY_S = 0.0011  # epoll's millisecond ceiling and a loop turn
 
 
 async def _send_loop(ws: ServerConnection, session: RealtimeSession, wake: asyncio.Event) -> None:
