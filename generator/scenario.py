@@ -19,9 +19,7 @@ from generator.errors import InvalidInput
 from generator.load.config import LoadConfig, parse_load, problems_of
 from generator.metrics.thresholds import CALL_DEFAULTS, Threshold, parse_thresholds
 from generator.protocols.transport import REDACTED, header_pairs, redact_headers
-
-WORKLOAD_TYPES = ("calls", "http", "webhooks", "connections", "call_burst")
-WEBSOCKET_TYPES = frozenset({"calls", "connections", "call_burst"})
+from generator.workloads.kinds import WEBSOCKET_TYPES, WORKLOAD_TYPES
 
 
 class WorkloadSpec(BaseModel):

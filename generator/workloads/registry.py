@@ -1,5 +1,6 @@
-"""Builds the Workload objects a Scenario names, by workload type. Imports each workload module
-only when a scenario uses it, so a missing or broken one affects only the runs that need it.
+"""Builds the Workload objects a Scenario names, by workload type: each type's builder is one
+line of kinds.py (``module:function``), imported only when a scenario uses it, so a missing or
+broken workload module affects only the runs that need it.
 
 Building is when a WebSocket workload's header templates are expanded and its CA file read
 (generator/workloads/ws_options.py): a variable that is not set is reported here, with the
@@ -7,8 +8,9 @@ workload and the header, before any traffic."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -16,6 +18,9 @@ from generator.errors import InvalidInput
 from generator.load.config import problems_of
 from generator.scenario import Scenario
 from generator.workloads.base import Workload
+from generator.workloads.kinds import BUILDERS
+
+Builder = Callable[[str, Mapping[str, Any], int], Workload]
 
 
 def check_ws_url(url: object, where: str = "--url") -> None:
@@ -34,27 +39,13 @@ def build_calls(name: str, config: Mapping[str, Any], seed: int) -> Workload:
     return CallWorkload(parsed, name=name)
 
 
-def _builder(kind: str) -> Callable[[str, Mapping[str, Any], int], Workload] | None:
-    # Imported on use, so a scenario only pays for (and only breaks on) the workloads it names.
-    if kind == "calls":
-        return build_calls
-    if kind == "http":
-        from generator.workloads.http import build_http
-
-        return build_http
-    if kind == "webhooks":
-        from generator.workloads.webhooks import build_webhooks
-
-        return build_webhooks
-    if kind == "connections":
-        from generator.workloads.connections import build_connections
-
-        return build_connections
-    if kind == "call_burst":
-        from generator.workloads.call_burst import build_call_burst
-
-        return build_call_burst
-    return None
+def builder(kind: str) -> Builder | None:
+    """The registered builder of workload type ``kind`` (its module imported now), or None."""
+    target = BUILDERS.get(kind)
+    if target is None:
+        return None
+    module, _, function = target.partition(":")
+    return cast(Builder, getattr(importlib.import_module(module), function))
 
 
 def _located(exc: InvalidInput, config_where: str) -> list[str]:
@@ -72,11 +63,14 @@ def build_workloads(scenario: Scenario) -> dict[str, Workload]:
     problems: list[str] = []
     for name, spec in scenario.workloads.items():
         try:
-            builder = _builder(spec.type)
-            if builder is not None:
-                built[name] = builder(name, spec.config, scenario.seed)
+            build = builder(spec.type)
+            if build is not None:
+                built[name] = build(name, spec.config, scenario.seed)
             else:
-                problems.append(f"workloads.{name}.type: unknown workload type {spec.type!r}")
+                problems.append(
+                    f"workloads.{name}.type: unknown workload type {spec.type!r}; "
+                    f"known: {', '.join(BUILDERS)}"
+                )
         except InvalidInput as exc:
             problems.extend(_located(exc, f"workloads.{name}.config"))
     if problems:
