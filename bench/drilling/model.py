@@ -181,12 +181,13 @@ def _check_overrides(pairs: Mapping[str, str], where: str) -> list[str]:
 def _check_runtime(runtime: RuntimeChanges, where: str) -> list[str]:
     problems: list[str] = []
     if runtime.realtime_faults is not None:
-        from mocks.realtime.faults import FaultsConfig
+        from mocks.errors import ConfigError
+        from mocks.realtime.faults import parse_faults
 
         try:
-            FaultsConfig.model_validate(runtime.realtime_faults)
-        except ValidationError as exc:
-            problems += [f"{where}.realtime_faults: {p}" for p in problems_of(exc)]
+            parse_faults(runtime.realtime_faults)
+        except ConfigError as exc:
+            problems += [f"{where}.realtime_faults: {p}" for p in exc.problems]
     if runtime.backend_config is not None:
         from mocks.backend.config import BackendConfig, updated
         from mocks.errors import ConfigError
