@@ -50,6 +50,17 @@ async def test_beta_shape_is_refused_and_the_caller_told(
     assert await metric_value(backend.admin_url + "/metrics", sample) == 1
 
 
+async def test_a_legacy_upstream_still_serving_beta_is_understood(
+    make_backend: BackendFactory,
+) -> None:
+    # The beta event names (response.audio.delta ...) are read as well as the GA ones.
+    async with RealtimeServer(seed=1, greeting_ms=200, answer_ms=300, legacy_beta=True) as old:
+        backend = await make_backend(upstream_url=old.url, upstream_api="beta")
+        result = await twilio_line_call(backend.ws_url, turns=1)
+    assert result.errors == [], result
+    assert result.answers == 1
+
+
 async def test_expired_session_without_reconnect_loses_the_call(
     make_backend: BackendFactory, short_sessions: Any
 ) -> None:
