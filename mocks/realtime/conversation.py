@@ -1,7 +1,8 @@
-"""The conversation as the fake tracks it: which item ids exist (a truncate must name one), the
-last item (each new item's ``previous_item_id``), and how much audio each assistant item holds
-(a truncate may not cut beyond it). Client-created items are validated here; the events that
-announce an item come out in the session's protocol (GA adds ``conversation.item.added``/``done``).
+"""The conversation as the fake tracks it: its items by id (truncate, delete and retrieve name
+one), the last item (each new item's ``previous_item_id``), and how much audio each assistant item
+holds (a truncate may not cut beyond it). Client-created items are validated here; the events
+that announce an item come out in the session's protocol (GA adds ``conversation.item.added`` and
+``conversation.item.done``). Each ``conversation.item.*`` client event gets its answer events.
 """
 
 from __future__ import annotations
@@ -19,23 +20,23 @@ class Conversation:
         self._script = script
         self.conversation_id = factory.new_id("conv")
         self.last_item: str | None = None
-        self._items: set[str] = set()
+        self._items: dict[str, dict[str, Any]] = {}
         self._audio_ms: dict[str, int] = {}
 
     def add(self, item: dict[str, Any]) -> list[Event]:
         """The events announcing ``item``, now the last of the conversation."""
         previous, self.last_item = self.last_item, str(item["id"])
-        self._items.add(self.last_item)
+        self._items[self.last_item] = item
         f = self._f
         names = ["conversation.item.created", "conversation.item.added", "conversation.item.done"]
         return [
             f.make(name, previous_item_id=previous, item=item) for name in names if f.applies(name)
         ]
 
-    def assistant_item(self, item_id: str, audio_ms: int) -> None:
+    def assistant_item(self, item: dict[str, Any], audio_ms: int) -> None:
         """A response's output item, announced by the response's own events."""
-        self._items.add(item_id)
-        self._audio_ms[item_id] = audio_ms
+        self._items[str(item["id"])] = item
+        self._audio_ms[str(item["id"])] = audio_ms
 
     def create(self, event: dict[str, Any]) -> list[Event]:
         """``conversation.item.create``: the item validated, fed to the script and added."""
@@ -58,14 +59,27 @@ class Conversation:
         item.update(object="realtime.item", status="completed")
         return self.add(item)
 
-    def truncate(self, event: dict[str, Any]) -> Event:
-        """``conversation.item.truncate``: the assistant's audio cut at ``audio_end_ms`` (what the
-        caller really heard), answered by ``conversation.item.truncated``."""
-        item_id = field_of(event, "item_id", str)
-        content_index = field_of(event, "content_index", int)
-        audio_end_ms = field_of(event, "audio_end_ms", int)
+    def delete(self, event: dict[str, Any]) -> list[Event]:
+        item_id = self._known(event)
+        del self._items[item_id]
+        self._audio_ms.pop(item_id, None)
+        return [self._f.make("conversation.item.deleted", item_id=item_id)]
+
+    def retrieve(self, event: dict[str, Any]) -> list[Event]:
+        return [self._f.make("conversation.item.retrieved", item=self._items[self._known(event)])]
+
+    def _known(self, event: dict[str, Any]) -> str:
+        item_id: str = field_of(event, "item_id", str)
         if item_id not in self._items:
             raise BadEvent("item_not_found", f"Item with id '{item_id[:64]}' not found.", "item_id")
+        return item_id
+
+    def truncate(self, event: dict[str, Any]) -> list[Event]:
+        """``conversation.item.truncate``: the assistant's audio cut at ``audio_end_ms`` (what the
+        caller really heard), answered by ``conversation.item.truncated``."""
+        item_id = self._known(event)
+        content_index = field_of(event, "content_index", int)
+        audio_end_ms = field_of(event, "audio_end_ms", int)
         if audio_end_ms < 0:
             raise BadEvent("invalid_value", "'audio_end_ms' must not be negative.", "audio_end_ms")
         held = self._audio_ms.get(item_id)
@@ -74,9 +88,10 @@ class Conversation:
             raise BadEvent("invalid_value", message, "audio_end_ms")
         if held is not None:
             self._audio_ms[item_id] = audio_end_ms
-        return self._f.make(
+        truncated = self._f.make(
             "conversation.item.truncated",
             item_id=item_id,
             content_index=content_index,
             audio_end_ms=audio_end_ms,
         )
+        return [truncated]

@@ -159,8 +159,10 @@ class RealtimeSession:
             "input_audio_buffer.append": self._append,
             "input_audio_buffer.commit": self._commit,
             "input_audio_buffer.clear": self._clear,
-            "conversation.item.create": self._item_create,
-            "conversation.item.truncate": self._truncate,
+            "conversation.item.create": self._item_event(self._conversation.create),
+            "conversation.item.truncate": self._item_event(self._conversation.truncate),
+            "conversation.item.delete": self._item_event(self._conversation.delete),
+            "conversation.item.retrieve": self._item_event(self._conversation.retrieve),
             "response.create": self._response_create,
             "response.cancel": self._response_cancel,
         }
@@ -245,11 +247,11 @@ class RealtimeSession:
             self._vad.reset()
         self._push(now, Send(self._f.make("input_audio_buffer.cleared")))
 
-    def _item_create(self, event: dict[str, Any], now: float) -> None:
-        self._push_all(now, self._conversation.create(event))
-
-    def _truncate(self, event: dict[str, Any], now: float) -> None:
-        self._push(now, Send(self._conversation.truncate(event)))
+    def _item_event(
+        self, handle: Callable[[dict[str, Any]], list[Event]]
+    ) -> Callable[[dict[str, Any], float], None]:
+        """A conversation.item.* handler: the conversation answers, the events go out now."""
+        return lambda event, now: self._push_all(now, handle(event))
 
     def _response_create(self, event: dict[str, Any], now: float) -> None:
         if self._active is not None:
@@ -277,7 +279,7 @@ class RealtimeSession:
             reply = Reply(ReplyKind.ANSWER)  # refused before the script moves on
         self._active = open_response(f, reply, self._conversation.conversation_id, now)
         rid = self._active.response_id
-        self._conversation.assistant_item(self._active.item["id"], reply.audio_ms)
+        self._conversation.assistant_item(self._active.item, reply.audio_ms)
         reply_name = reply.kind.value if plan.keeps_reply else "none"
         self._active_record = ResponseRecord(rid, reply_name, plan.fired, plan.latency_ms, now)
         self.record.responses.append(self._active_record)
