@@ -85,10 +85,10 @@ async def test_without_a_key_any_handshake_is_served() -> None:
 
 
 @pytest.mark.timeout(60)
-async def test_cli_reads_the_key_from_the_environment_only() -> None:
+async def test_cli_reads_the_key_from_the_environment_only_and_serves_legacy_beta() -> None:
     env = dict(os.environ, CB_TEST_UPSTREAM_KEY=KEY)
     argv = ["-m", "bench.cli", "mock", "realtime", "--port", "0", "--admin-port", "0"]
-    argv += ["--api-key-env", "CB_TEST_UPSTREAM_KEY"]
+    argv += ["--api-key-env", "CB_TEST_UPSTREAM_KEY", "--legacy-beta"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *argv,
@@ -104,6 +104,10 @@ async def test_cli_reads_the_key_from_the_environment_only() -> None:
         assert (await handshake_status(match.group(1), {}))[0] == 401
         ok = await handshake_status(match.group(1), {"Authorization": f"Bearer {KEY}"})
         assert ok[0] == 101
+        beta = {"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "realtime=v1"}
+        async with connect(f"{match.group(1)}?model=gpt-realtime", additional_headers=beta) as ws:
+            created = json.loads(await ws.recv())  # --legacy-beta: served, not refused
+        assert created["session"]["input_audio_format"] == "pcm16"
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 20)
         assert proc.returncode == 0
