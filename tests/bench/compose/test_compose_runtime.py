@@ -104,3 +104,30 @@ def test_pgbouncer_route_sets_the_backend_database_address(tmp_path: Path) -> No
     env = settings_env(validate({"backend.db_via": "pgbouncer"}), tmp_path)
     assert env["BACKEND_DB_HOST"] == "pgbouncer"
     assert env["BACKEND_DB_STATEMENT_CACHE_SIZE"] == "0"
+
+
+def test_an_installed_callbench_without_the_image_says_how_to_get_it(
+    fake_compose: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wheel carries no Dockerfile or sources: without the image, `up` stops before compose
+    tries a build, naming the image and the way out; nothing is started."""
+    import docker
+
+    class Images:
+        def get(self, name: str) -> None:
+            raise docker.errors.ImageNotFound(f"no such image: {name}")
+
+    class Client:
+        images = Images()
+
+    monkeypatch.setattr(compose, "require_engine", lambda: None)
+    monkeypatch.setattr(compose, "checkout_root", lambda: None)  # as from site-packages
+    monkeypatch.setattr(ComposeStack, "_client", lambda self: Client())
+    monkeypatch.setattr(ComposeStack, "_containers", lambda self, service=None: [])
+    stack = ComposeStack(tmp_path / "state", project="proj")
+    with pytest.raises(StackError, match=r"callbench:latest is not built.*docker-compose build"):
+        stack.up()
+    argvs = [call["argv"] for call in _calls(fake_compose)]
+    assert [argv for argv in argvs if isinstance(argv, list) and "up" in argv] == []
+    assert argvs
+    assert all(isinstance(a, list) and a[-1] == "config" for a in argvs)
