@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from generator.metrics.hlog import IntervalEncoder, header_lines, read_intervals, tick_line
-from generator.metrics.series import Second, SeriesKey, TagKey
+from generator.metrics.series import Delta, SeriesKey, TagKey
 
 FORMAT_VERSION = 1
 METRICS_JSONL = "metrics.jsonl"
@@ -55,7 +55,7 @@ class Fold:
 
     tick: int
     defs: list[SeriesDef] = field(default_factory=list)
-    seconds: dict[int, Second] = field(default_factory=dict)
+    seconds: dict[int, Delta] = field(default_factory=dict)
     trend_totals: dict[int, tuple[int, float, float, float]] = field(default_factory=dict)
     gauge_totals: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     last_at: float = 0.0
@@ -203,7 +203,7 @@ def _read_line(
         last, most, at = event["v"]
         fold.gauge_totals[int(event["id"])] = (float(last), float(most), float(at))
         return
-    second = fold.seconds.setdefault(int(event["s"]), Second())
+    second = fold.seconds.setdefault(int(event["s"]), Delta())
     if kind == "i":
         started, busy = event["v"]
         second.started += int(started)
@@ -230,7 +230,7 @@ def _add_intervals(hlog: Path, folds: list[Fold]) -> None:
             fold = by_tick.get(interval.tick)
             if fold is None:
                 continue  # not committed: the run stopped before metrics.jsonl said so
-            second = fold.seconds.setdefault(interval.second, Second())
+            second = fold.seconds.setdefault(interval.second, Delta())
             counts = second.trends.setdefault(interval.key, {})
             for us, n in interval.counts.items():
                 counts[us] = counts.get(us, 0) + n

@@ -27,7 +27,7 @@ from typing import Any
 
 from generator.metrics.events import FORMAT_VERSION, EventSink, event_prefix, read_events
 from generator.metrics.queries import GaugeAcc, StoreTables, Tags, tag_key
-from generator.metrics.series import Second, Series, SeriesKey, TagKey
+from generator.metrics.series import Delta, Pending, SeriesKey, TagKey
 from generator.metrics.snapshots import Fold, SeriesDef, SnapshotWriter, read_snapshots
 from generator.metrics.trend import TrendAcc
 
@@ -45,7 +45,7 @@ class _Slot:
     key: TagKey
     table: dict[TagKey, Any]  # the metric's accumulators by tag set; this one is at `key`
     prefix: str  # its events.jsonl lines' start (events.event_prefix)
-    series: SeriesKey  # (metric, key): its key in a Second
+    series: SeriesKey  # (metric, key): its key in a Delta
 
 
 class MetricsStore(StoreTables):
@@ -70,9 +70,9 @@ class MetricsStore(StoreTables):
         self.last_at = 0.0
         self._slots: dict[tuple[str, str, tuple[tuple[Any, Any], ...]], _Slot] = {}
         # Recorded since the last fold, by second; `_second` keeps the current one at hand.
-        self._pending = Series()
+        self._pending = Pending()
         self._second_at: int | None = None
-        self._second_data = Second()
+        self._second_data = Delta()
         self._ids: dict[tuple[str, SeriesKey], int] = {}
         self._created: list[tuple[str, SeriesKey]] = []  # series first seen since the last fold
         self._ticks = 0
@@ -97,7 +97,7 @@ class MetricsStore(StoreTables):
             self.last_at = offset
         return offset
 
-    def _second(self, offset: float) -> Second:
+    def _second(self, offset: float) -> Delta:
         second = math.floor(offset)
         if second != self._second_at:
             self._second_data = self._pending.at(second)
@@ -223,7 +223,7 @@ class MetricsStore(StoreTables):
             sid = self._ids[(kind, series_key)] = len(self._ids)
             fold.defs.append(SeriesDef(sid, kind, series_key))
         self._created = []
-        fold.seconds, self._pending, self._second_at = self._pending.seconds, Series(), None
+        fold.seconds, self._pending, self._second_at = self._pending.seconds, Pending(), None
         self._end_folded = True
         trends: dict[SeriesKey, None] = {}  # dicts, not sets: the files' order is the same
         gauges: dict[SeriesKey, None] = {}  # each run
@@ -245,7 +245,7 @@ class MetricsStore(StoreTables):
         if self._snapshots is not None:
             self._snapshots.write(fold)
 
-    def _absorb(self, seconds: Mapping[int, Second]) -> None:
+    def _absorb(self, seconds: Mapping[int, Delta]) -> None:
         for second, data in seconds.items():
             self._series.at(second).absorb(data)
             for (name, key), counts in data.trends.items():
