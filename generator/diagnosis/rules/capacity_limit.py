@@ -1,12 +1,33 @@
 """capacity_limit: the backend turned calls away — closes 1008/1013 or `capacity` errors
-(server_capacity), its rejected_sessions_total, or handshakes refused with HTTP 503."""
+(server_capacity), its rejected_sessions_total, or handshakes refused with HTTP 503.
+
+A refusal is counted against what its workload opens: calls (`calls_total`) or held connections
+(`ws_sessions`, the connections workload), so a connections run reads "N of M connections"."""
 
 from __future__ import annotations
 
 from generator.diagnosis.finding import Finding, RunEvidence, runbook
 from generator.diagnosis.signals import calls, errors, handshake_rejections
+from generator.metrics.store import MetricsStore
 
 RULE = "capacity_limit"
+CONNECTIONS = "ws_sessions"  # the connections workload's counter of connections it opened
+
+
+def refusal_lines(store: MetricsStore) -> list[str]:
+    """ "N of M calls" / "N of M connections" were refused for capacity, each against the count
+    of its own workloads (errors and their counters carry the `workload` tag)."""
+    by_workload = store.counter_by("errors_total", "workload", {"kind": "server_capacity"})
+    connection_workloads = set(store.counter_by(CONNECTIONS, "workload"))
+    on_connections = sum(n for w, n in by_workload.items() if w in connection_workloads)
+    on_calls = sum(by_workload.values()) - on_connections
+    lines = []
+    if on_calls:
+        lines.append(f"{on_calls} of {calls(store)} calls were refused for capacity")
+    if on_connections:
+        opened = store.counter(CONNECTIONS)
+        lines.append(f"{on_connections} of {opened} connections were refused for capacity")
+    return [line + " (close 1013/1008)" for line in lines]
 
 
 def check(ev: RunEvidence) -> Finding | None:
@@ -18,9 +39,7 @@ def check(ev: RunEvidence) -> Finding | None:
         return None
     evidence = []
     if refused:
-        evidence.append(
-            f"{refused} of {calls(s)} calls were refused for capacity (close 1013/1008)"
-        )
+        evidence += refusal_lines(s)
     if unavailable:
         evidence.append(f"{unavailable} handshakes were refused with HTTP 503")
     if rejected:
