@@ -36,7 +36,7 @@ from mocks.realtime.response import (
 )
 from mocks.realtime.schedule import Queued, Schedule, Timer
 from mocks.realtime.script import Reply, ReplyKind, Script, ScriptConfig
-from mocks.realtime.session_config import SessionSettings, apply_update, render
+from mocks.realtime.session_config import SessionSettings, apply_update, check_ga_shape, render
 from mocks.realtime.stats import NullListener, ResponseRecord, SessionListener, SessionRecord
 from mocks.realtime.vad import ServerVad, SpeechStarted
 
@@ -169,6 +169,8 @@ class RealtimeSession:
 
     def _session_update(self, event: dict[str, Any], now: float) -> None:
         session = field_of(event, "session", dict)
+        if not self._f.beta:
+            check_ga_shape(session)
         settings, problems = apply_update(self.settings, session)
         if problems:
             message = " ".join(message for _, message in problems)

@@ -1,7 +1,9 @@
 """A session's settings (audio formats, server VAD, tools, voice) and the two ways to write them:
 the GA shape (``session.audio.input.format = {"type": "audio/pcm", "rate": 24000}``) and the beta
-shape (``session.input_audio_format = "pcm16"``). ``session.update`` is read leniently in either
-shape; ``session.created``/``updated`` are written in the session's own protocol.
+shape (``session.input_audio_format = "pcm16"``). A GA session refuses what OpenAI's GA API
+refuses (``check_ga_shape``): a ``session.update`` without ``session.type``, or with a field only
+the beta had; past that, ``session.update`` is read leniently, and ``session.created``/``updated``
+are written in the session's own protocol.
 """
 
 from __future__ import annotations
@@ -9,7 +11,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mocks.realtime.client_events import BadEvent
 from mocks.realtime.speech import FROM_BETA, AudioFormat
+
+# Session fields of the beta shape that the GA session object does not have (GA moved them under
+# session.audio, renamed them, or dropped them): OpenAI answers "Unknown parameter".
+BETA_ONLY_FIELDS = (
+    "modalities",
+    "input_audio_format",
+    "output_audio_format",
+    "input_audio_transcription",
+    "input_audio_noise_reduction",
+    "turn_detection",
+    "voice",
+    "temperature",
+    "max_response_output_tokens",
+)
+
+
+def check_ga_shape(session: dict[str, Any]) -> None:
+    """BadEvent as OpenAI's GA API words it when a session object is not in the GA shape."""
+    kind = session.get("type")
+    if kind is None:
+        raise BadEvent(
+            "missing_required_parameter",
+            "Missing required parameter: 'session.type'.",
+            "session.type",
+        )
+    if kind != "realtime":
+        message = f"Invalid value: '{str(kind)[:40]}'. This fake serves 'realtime' sessions only."
+        raise BadEvent("invalid_value", message, "session.type")
+    for name in BETA_ONLY_FIELDS:
+        if name in session:
+            message = f"Unknown parameter: 'session.{name}'."
+            raise BadEvent("unknown_parameter", message, f"session.{name}")
+
 
 # semantic_vad's eagerness bounds the wait for the end of a turn: OpenAI documents "max timeouts
 # of 8s, 4s, and 2s" for low, medium and high (auto = medium). The fake has no model to judge a

@@ -248,7 +248,12 @@ def test_truncate_and_clear() -> None:
         ('{"type": "input_audio_buffer.append"}', "missing_required_parameter"),
         ('{"type": "input_audio_buffer.append", "audio": "%%%"}', "invalid_value"),
         ('{"type": "session.update", "session": 3}', "invalid_type"),
-        ('{"type": "session.update", "session": {"input_audio_format": "mp3"}}', "invalid_value"),
+        ('{"type": "session.update", "session": {"audio": {}}}', "missing_required_parameter"),
+        (
+            '{"type": "session.update", "session": {"type": "realtime", "audio": {"input": '
+            '{"format": {"type": "audio/mp3"}}}}}',
+            "invalid_value",
+        ),
         ('{"type": "conversation.item.create", "item": {"type": "weird"}}', "invalid_value"),
         ('{"type": "conversation.item.truncate", "item_id": "x", "content_index": 0}', None),
         ('{"type": "response.cancel"}', "response_cancel_not_active"),
@@ -284,7 +289,7 @@ def test_an_internal_failure_costs_one_error_event_not_the_session(
 
     d = Driver()
     monkeypatch.setattr("mocks.realtime.session.apply_update", broken)
-    d.send({"type": "session.update", "session": {}})
+    d.send({"type": "session.update", "session": {"type": "realtime"}})
     assert d.events("error")[0]["error"]["code"] == "server_error"
     d.send({"type": "response.create"})
     d.run_idle()

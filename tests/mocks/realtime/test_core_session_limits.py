@@ -1,6 +1,7 @@
 """What OpenAI's GA Realtime API refuses or ends, on the sans-I/O session: the retired beta shape
-(``beta_api_shape_disabled``, close 4000) unless ``legacy_beta`` serves it, and the session's
-maximum duration (``session_expired``, close 1001, 60 minutes unless a drill sets it)."""
+(``beta_api_shape_disabled``, close 4000) unless ``legacy_beta`` serves it, a GA session.update
+without ``session.type`` or with beta-only fields, and the session's maximum duration
+(``session_expired``, close 1001, 60 minutes unless a drill sets it)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,36 @@ def test_legacy_beta_serves_old_clients(how: str) -> None:
     created = d.events("session.created")[0]["session"]
     assert created["input_audio_format"] == "pcm16"
     assert not d.closes()
+
+
+@pytest.mark.parametrize(
+    ("session", "code", "param"),
+    [
+        ({"audio": {"output": {"voice": "marin"}}}, "missing_required_parameter", "session.type"),
+        ({"type": "realtime", "input_audio_format": "g711_ulaw"}, "unknown_parameter", None),
+        ({"type": "realtime", "modalities": ["audio"]}, "unknown_parameter", None),
+        ({"type": "realtime", "temperature": 0.8}, "unknown_parameter", None),
+    ],
+)
+def test_a_ga_session_refuses_what_the_ga_api_refuses(
+    session: dict[str, object], code: str, param: str | None
+) -> None:
+    d = Driver()
+    d.send({"type": "session.update", "session": session})
+    (error,) = d.events("error")
+    check_sdk_shape(error)
+    assert error["error"]["code"] == code
+    expected = param or "session." + next(k for k in session if k != "type")
+    assert error["error"]["param"] == expected
+    assert not d.events("session.updated")
+    assert d.session.settings.input_format.value == "audio/pcm", "nothing applied"
+
+
+def test_a_legacy_beta_session_takes_the_beta_fields() -> None:
+    d = Driver(beta=True, legacy_beta=True)
+    d.send({"type": "session.update", "session": {"input_audio_format": "g711_ulaw"}})
+    assert not d.events("error")
+    assert d.events("session.updated")[0]["session"]["input_audio_format"] == "g711_ulaw"
 
 
 def test_the_session_ends_at_its_maximum_duration_set_for_a_drill() -> None:

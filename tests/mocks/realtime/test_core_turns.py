@@ -115,7 +115,8 @@ def test_semantic_vad_ends_the_turn_by_its_eagerness_bound(eagerness: str) -> No
 def test_semantic_vad_refuses_an_idle_timeout() -> None:
     d = Driver()
     td = {"type": "semantic_vad", "idle_timeout_ms": 3000}
-    d.send({"type": "session.update", "session": {"audio": {"input": {"turn_detection": td}}}})
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": td}}}
+    d.send({"type": "session.update", "session": session})
     (error,) = d.events("error")
     assert error["error"]["param"].endswith("idle_timeout_ms")
 
