@@ -28,16 +28,22 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
+from ctypes import addressof
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress
+from typing import Any
 from urllib.parse import quote, unquote
 
+from hdrh.codec import HdrHistogramEncoder, add_array
 from hdrh.histogram import HdrHistogram
 
-from generator.metrics.series import SeriesKey, TagKey
+from generator.metrics.series import SeriesKey, TagKey, coarse
 from generator.metrics.trend import (
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
     Buckets,
     add_to_histogram,
     bucket_top_us,
@@ -52,6 +58,8 @@ _SAFE = "/:@!$'()*+"  # kept as they are in a tag; everything else but [A-Za-z0-
 _START = re.compile(r"#\[StartTime: *([\d.]+)")
 _BASE = re.compile(r"#\[BaseTime: *([\d.]+)")
 _TICK = re.compile(r"#\[Tick: *(\d+)\]")
+_COUNTS_LEN = new_histogram().counts_len
+_WORD = 8  # bytes per count: hdrh's default, which new_histogram keeps
 
 
 def series_tag(key: SeriesKey) -> str:
@@ -111,6 +119,82 @@ class IntervalEncoder:
         return f"Tag={series_tag(key)},{start_s:.3f},1.000,{top / _MS:.3f},{payload}"
 
 
+class IntervalCounts:
+    """One interval's histogram as decoded: hdrh's counts array, read without a Python pass
+    over every cell (a busy second has thousands of buckets; reading a long run's log is
+    reading millions)."""
+
+    __slots__ = ("cells", "high", "low", "total")
+
+    def __init__(self, cells: Any, low: int, high: int, total: int) -> None:
+        self.cells, self.low, self.high, self.total = cells, low, high, total
+
+    def buckets(self) -> Buckets:
+        """Counts by bucket (its lowest value in µs), as the store counted them."""
+        if not self.total:
+            return {}
+        part = self.cells[self.low : self.high + 1]
+        return {_value_of(self.low + i): part[i] for i in compress(range(len(part)), part)}
+
+    def series_buckets(self) -> Buckets:
+        """Counts by series bucket (series.coarse): from 1,024 µs up a series bucket is eight
+        consecutive cells, so they are summed eight at a time."""
+        out: Buckets = {}
+        if not self.total:
+            return out
+        cells, low, high = self.cells, self.low, self.high
+        edge = min(high + 1, 1024)
+        if low < edge:
+            part = cells[low:edge]
+            for i in compress(range(low, edge), part):
+                us = coarse(i)  # below 2,048 a cell's index is its value
+                out[us] = out.get(us, 0) + part[i - low]
+        first = max(low, 1024) & ~7
+        part = cells[first : high + 1]
+        for g in range(0, len(part), 8):
+            n = sum(part[g : g + 8])
+            if n:
+                out[_value_of(first + g)] = n
+        return out
+
+    def add_into(self, hist: HdrHistogram) -> None:
+        """Adds these counts to a `new_histogram()`, cell by cell in C (hdrh's own add)."""
+        if not self.total:
+            return
+        add_array(addressof(hist.counts), addressof(self.cells), hist.counts_len, _WORD)
+        hist.total_count += self.total
+        hist.min_value = min(hist.min_value, _value_of(self.low))
+        hist.max_value = max(hist.max_value, _value_of(self.high))
+
+
+def decode_interval(payload: str) -> IntervalCounts:
+    """Decodes a payload the store wrote (its histogram's range and precision; another log's
+    histogram raises ValueError)."""
+    decoded = HdrHistogramEncoder.decode(payload)
+    head = decoded.payload
+    if (head.lowest_trackable_value, head.highest_trackable_value, head.significant_figures) != (
+        LOWEST_US,
+        HIGHEST_US,
+        SIGNIFICANT_DIGITS,
+    ):
+        raise ValueError("a histogram of another range or precision")
+    found = decoded.init_counts(_COUNTS_LEN)
+    return IntervalCounts(
+        decoded.get_counts(),
+        found["min_nonzero_index"],
+        found["max_nonzero_index"],
+        found["total"],
+    )
+
+
+def _value_of(index: int) -> int:
+    """The lowest value of hdrh's counts-array cell ``index`` (2,048 sub-buckets, unit 1 µs)."""
+    bucket = (index >> 10) - 1
+    if bucket < 0:
+        return index
+    return ((index & 1023) + 1024) << bucket
+
+
 @dataclass(frozen=True)
 class Interval:
     """One interval line read back: its tick, second (since StartTime), series and counts."""
@@ -118,12 +202,13 @@ class Interval:
     tick: int
     second: int
     key: SeriesKey
-    counts: Buckets
+    counts: IntervalCounts
 
 
-def read_intervals(lines: Iterable[str]) -> Iterator[Interval]:
-    """The interval lines of a log written by `IntervalEncoder`, with the tick they belong to;
-    a line that does not parse (a torn last line) is skipped."""
+def read_intervals(lines: Iterable[str], ticks: Container[int] | None = None) -> Iterator[Interval]:
+    """The interval lines of a log written by `IntervalEncoder` (only those of ``ticks`` when
+    given), with the tick they belong to; a line that does not parse (a torn last line) is
+    skipped. Decode each before taking the next: an interval holds a 190 KB counts array."""
     start = base = 0.0
     tick = 0
     for raw in lines:
@@ -136,26 +221,14 @@ def read_intervals(lines: Iterable[str]) -> Iterator[Interval]:
             elif found := _TICK.match(line):
                 tick = int(found.group(1))
             continue
-        if not line.startswith("Tag="):
-            continue  # the legend
+        if not line.startswith("Tag=") or (ticks is not None and tick not in ticks):
+            continue  # the legend, or a snapshot never committed
         fields = line[4:].split(",")
         if len(fields) != 5:
             continue
         try:
             second = round(float(fields[1]) + base - start)
-            counts = decode_counts(fields[4])
+            counts = decode_interval(fields[4])
         except Exception:
             continue
         yield Interval(tick, second, parse_tag(fields[0]), counts)
-
-
-def decode_counts(payload: str) -> Buckets:
-    """An encoded histogram's counts by bucket (lowest value), without walking the empty ones."""
-    hist = HdrHistogram.decode(payload)
-    if hist.total_count == 0:
-        return {}
-    low = hist.get_counts_array_index(hist.min_value)
-    high = hist.get_counts_array_index(hist.max_value)
-    counts = hist.counts[low : high + 1]
-    value_of = hist.get_value_from_index
-    return {value_of(low + i): counts[i] for i in compress(range(len(counts)), counts)}

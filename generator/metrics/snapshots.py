@@ -27,12 +27,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from generator.metrics.hlog import IntervalEncoder, header_lines, read_intervals, tick_line
+from generator.metrics.hlog import (
+    Interval,
+    IntervalEncoder,
+    header_lines,
+    read_intervals,
+    tick_line,
+)
 from generator.metrics.series import Delta, SeriesKey, TagKey
 
 FORMAT_VERSION = 1
@@ -150,8 +156,9 @@ def has_snapshots(run_dir: Path) -> bool:
 
 
 def read_snapshots(run_dir: Path) -> Snapshots:
-    """The folds of a run directory's snapshots, up to the last one metrics.jsonl committed; a
-    line that does not parse (a torn write, a newer format's record) is skipped."""
+    """The folds of a run directory's metrics.jsonl, up to the last one it committed (their
+    trends are in the interval log: `committed_intervals`); a line that does not parse (a torn
+    write, a newer format's record) is skipped."""
     wall: float | None = None
     pending, folds = Fold(0), []
     by_id: dict[int, tuple[str, SeriesKey]] = {}
@@ -175,9 +182,6 @@ def read_snapshots(run_dir: Path) -> Snapshots:
                     _read_line(event, pending, by_id)
             except (KeyError, TypeError, ValueError, IndexError):
                 continue
-    hlog = run_dir / METRICS_HLOG
-    if hlog.is_file():
-        _add_intervals(hlog, folds)
     return Snapshots(wall, folds)
 
 
@@ -223,14 +227,11 @@ def _read_line(
         second.gauges[key] = float(event["v"])
 
 
-def _add_intervals(hlog: Path, folds: list[Fold]) -> None:
-    by_tick = {fold.tick: fold for fold in folds}
+def committed_intervals(run_dir: Path, snapshots: Snapshots) -> Iterator[Interval]:
+    """The interval log's histograms of the snapshots metrics.jsonl committed, one at a time."""
+    hlog = run_dir / METRICS_HLOG
+    if not hlog.is_file():
+        return
+    ticks = {fold.tick for fold in snapshots.folds}
     with hlog.open(encoding="utf-8") as handle:
-        for interval in read_intervals(handle):
-            fold = by_tick.get(interval.tick)
-            if fold is None:
-                continue  # not committed: the run stopped before metrics.jsonl said so
-            second = fold.seconds.setdefault(interval.second, Delta())
-            counts = second.trends.setdefault(interval.key, {})
-            for us, n in interval.counts.items():
-                counts[us] = counts.get(us, 0) + n
+        yield from read_intervals(handle, ticks)

@@ -27,8 +27,14 @@ from typing import Any
 
 from generator.metrics.events import FORMAT_VERSION, EventSink, event_prefix, read_events
 from generator.metrics.queries import GaugeAcc, StoreTables, Tags, tag_key
-from generator.metrics.series import Delta, Pending, SeriesKey, TagKey
-from generator.metrics.snapshots import Fold, SeriesDef, SnapshotWriter, read_snapshots
+from generator.metrics.series import Delta, Pending, SeriesKey, TagKey, add_buckets
+from generator.metrics.snapshots import (
+    Fold,
+    SeriesDef,
+    SnapshotWriter,
+    committed_intervals,
+    read_snapshots,
+)
 from generator.metrics.trend import TrendAcc
 
 # The trend every iteration ends with (load/base.py): its value is how long the iteration ran,
@@ -260,6 +266,14 @@ class MetricsStore(StoreTables):
         store.wall_start = snapshots.wall_start
         for fold in snapshots.folds:
             store._apply(fold)
+        # The trends' counts, interval by interval: they add up whatever the order.
+        for interval in committed_intervals(run_dir, snapshots):
+            name, key = interval.key
+            acc = store._trends.get(name, {}).get(key)
+            if acc is not None:  # else: an interval of a series never defined
+                interval.counts.add_into(acc.hist)
+                mine = store._series.at(interval.second).trends.setdefault(name, {})
+                add_buckets(mine, interval.counts.series_buckets())
         return store
 
     def _apply(self, fold: Fold) -> None:
@@ -277,9 +291,6 @@ class MetricsStore(StoreTables):
             else:
                 self.gauges.setdefault(name, {}).setdefault(key, GaugeAcc(0.0, 0.0, 0.0))
         for data in fold.seconds.values():
-            for name, key in list(data.trends):
-                if key not in self._trends.get(name, {}):
-                    del data.trends[(name, key)]  # an interval of a series never defined
             for (name, key), n in data.counters.items():
                 self.counters[name][key] += n
             for (name, key), (passes, total) in data.rates.items():
@@ -343,8 +354,8 @@ class MetricsStore(StoreTables):
         store = cls(clock=_frozen_clock)
         for event in read_events(path):
             end = store.record(event)
-            if end is not None:
-                store.ended_at = end
+            if end is not None:  # `finish` counted its own instant as the latest one too
+                store.ended_at, store.last_at = end, max(store.last_at, end)
         return store
 
     def record(self, event: Mapping[str, Any], gauge_tags: Tags = None) -> float | None:

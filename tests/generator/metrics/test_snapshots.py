@@ -67,8 +67,10 @@ def record(
         clock.advance(rng.expovariate(400.0))
         tags = rng.choice(TAG_SETS)
         roll = rng.random()
-        if roll < 0.4:
+        if roll < 0.3:
             store.add_trend("turn_latency", rng.lognormvariate(5, 1.5), tags)
+        elif roll < 0.4:  # under a millisecond too, where buckets are single microseconds
+            store.add_trend("http_req_duration", rng.uniform(0.0005, 3.0), tags)
         elif roll < 0.5:
             store.add_trend(ITERATION_TREND, rng.uniform(1, 2500), {"workload": "w"})
         elif roll < 0.65:
