@@ -1,5 +1,7 @@
 """The upstream's admin port (loopback only): switch faults at run time and read the ground
-truth. ``GET /health``, ``GET``/``PUT /admin/faults`` (400 with every problem at once),
+truth. ``GET /health``, ``GET``/``PUT /admin/faults`` (400 with every problem at once; the body
+replaces the whole document: handshake faults apply from the next upgrade, ``legacy_beta`` and
+``session_max_duration`` from the next session, response faults from the next response),
 ``POST /admin/reset``, ``GET /admin/stats``, ``GET /metrics`` (Prometheus text)."""
 
 from __future__ import annotations
