@@ -21,7 +21,7 @@ def verdict_lines(summary: Summary) -> list[str]:
     verdict = summary.verdict
     if verdict is None or not verdict.rows:
         return []
-    lines = [f"VERDICT: {verdict.zone.upper()} — {verdict.readiness}"]
+    lines = [f"PERFORMANCE TARGETS: zone {verdict.zone.upper()} — {verdict.readiness}"]
     for r in verdict.rows:
         lines.append(
             f"  {ZONE_MARK[r.zone]} {r.label:<30} {value_text(r.value, r.unit):>10}  {r.reason}"

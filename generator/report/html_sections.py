@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from generator.report.headline import shows_calls, thresholds_verdict, traffic_blocks
 from generator.report.summary_model import TREND_COLUMNS, PhaseSamples, Summary
 
 # The recovery checks' columns, in the order the summary writes them.
@@ -73,16 +74,38 @@ def zone_badge(zone: str, prefix: str = "") -> str:
     return f'<span class="badge zone zone-{css}">{escape(prefix + zone)}</span>'
 
 
-def header(summary: Summary, title: str | None = None) -> str:
+def verdict_badges(summary: Summary) -> str:
+    """The thresholds' verdict and the readiness zone, each badge saying which it is."""
     passed = summary.passed
-    badge = (
-        f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
-    )
+    words = escape(f"thresholds: {thresholds_verdict(summary)}")
+    badge = f'<span class="badge {"pass" if passed else "fail"}">{words}</span>'
     if summary.verdict is not None:
-        badge += f" {zone_badge(summary.verdict.zone, 'zone: ')}"
+        badge += f" {zone_badge(summary.verdict.zone, 'readiness: ')}"
+    return badge
+
+
+def _traffic_rows(summary: Summary) -> list[tuple[str, str]]:
+    """What the run measured: its calls, requests, webhooks or connections."""
+    rows: list[tuple[str, str]] = []
+    if shows_calls(summary):
+        calls, rate = summary.calls, summary.success_rate
+        rows.append(
+            (
+                "calls",
+                f"{num(calls.total)} total, {num(calls.succeeded)} succeeded, "
+                f"{num(calls.failed)} failed"
+                + ("" if rate is None else f" ({rate * 100:.1f} % success)")
+                + f" · {num(summary.calls_per_s)}/s",
+            )
+        )
+    for block in traffic_blocks(summary):
+        rows.append((block.title.lower(), " · ".join(f"{k.lower()} {v}" for k, v in block.rows)))
+    return rows
+
+
+def header(summary: Summary, title: str | None = None) -> str:
+    badge = verdict_badges(summary)
     specs = _workload_specs(summary)
-    calls = summary.calls
-    rate = summary.success_rate
     rows = [
         ("target", ", ".join(_targets(summary)) or "—"),
         ("workloads", ", ".join(f"{n} ({w.type})" for n, w in summary.workloads.items()) or "—"),
@@ -91,15 +114,9 @@ def header(summary: Summary, title: str | None = None) -> str:
         ("duration", f"{num(summary.duration_s)} s"),
         ("status", summary.status),
         ("started", summary.started_at or "—"),
+        *_traffic_rows(summary),
         (
-            "calls",
-            f"{num(calls.total)} total, {num(calls.succeeded)} succeeded, "
-            f"{num(calls.failed)} failed"
-            + ("" if rate is None else f" ({rate * 100:.1f} % success)"),
-        ),
-        (
-            "calls/s · peak VUs · dropped",
-            f"{num(summary.calls_per_s)} · "
+            "peak VUs · dropped",
             f"{num(summary.vus_max)} · {num(summary.dropped_iterations)}",
         ),
     ]

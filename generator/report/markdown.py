@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import json
 
+from generator.report.headline import (
+    readiness_verdict,
+    shows_calls,
+    thresholds_verdict,
+    traffic_blocks,
+)
 from generator.report.markdown_diagnosis import findings_section, monitor_section, targets_section
 from generator.report.summary_model import TREND_COLUMNS, Summary
 
@@ -18,28 +24,50 @@ def _cell(value: float | None) -> str:
     return str(value)
 
 
-def render_markdown(summary: Summary) -> str:
+def _verdicts(summary: Summary) -> str:
+    """Both verdicts by name: the thresholds' (the exit code) and the readiness zone's."""
+    out = f"**Thresholds: {thresholds_verdict(summary)}**"
+    judged = summary.verdict
+    if judged is not None:
+        out += f" · **Readiness: zone {judged.zone}** — {judged.readiness}"
+    return out
+
+
+def _figures(summary: Summary) -> list[str]:
     calls = summary.calls
     rate = summary.success_rate
-    verdict = "PASS" if summary.passed else "FAIL"
+    rows: list[str] = []
+    if shows_calls(summary):
+        rows += [
+            f"| total calls | {calls.total} |",
+            f"| succeeded | {calls.succeeded} |",
+            f"| failed | {calls.failed} |",
+            f"| success rate | {'—' if rate is None else f'{rate * 100:.1f}%'} |",
+        ]
+    for block in traffic_blocks(summary):
+        rows += [f"| {label.lower()} | {value} |" for label, value in block.rows]
+    rows.append(f"| duration | {summary.duration_s:.1f} s |")
+    if shows_calls(summary):
+        rows.append(f"| calls/s | {summary.calls_per_s:.2f} |")
+    return [
+        *rows,
+        f"| iterations | {summary.iterations} |",
+        f"| dropped iterations | {summary.dropped_iterations} |",
+        f"| peak VUs | {summary.vus_max} |",
+    ]
+
+
+def render_markdown(summary: Summary) -> str:
     out = [
         f"# Load test results — {summary.name}",
         "",
-        f"**Verdict: {verdict}** · status {summary.status} · started {summary.started_at}",
+        f"{_verdicts(summary)} · status {summary.status} · started {summary.started_at}",
         "",
         "## Summary",
         "",
         "| figure | value |",
         "| --- | --- |",
-        f"| total calls | {calls.total} |",
-        f"| succeeded | {calls.succeeded} |",
-        f"| failed | {calls.failed} |",
-        f"| success rate | {'—' if rate is None else f'{rate * 100:.1f}%'} |",
-        f"| duration | {summary.duration_s:.1f} s |",
-        f"| calls/s | {summary.calls_per_s:.2f} |",
-        f"| iterations | {summary.iterations} |",
-        f"| dropped iterations | {summary.dropped_iterations} |",
-        f"| peak VUs | {summary.vus_max} |",
+        *_figures(summary),
         "",
         "## Configuration",
         "",
@@ -69,7 +97,9 @@ def render_markdown(summary: Summary) -> str:
         out.append(f"| `{t.expr}` | {_cell(t.value)} | {'pass' if t.ok else 'FAIL'}{note} |")
     out.append("")
     out += monitor_section(summary) + targets_section(summary) + findings_section(summary)
-    judged = summary.verdict
-    zone = "" if judged is None else f" · zone {judged.zone}: {judged.readiness}"
-    out += ["## Verdict", "", f"**{verdict}**{zone}", ""]
+    out += ["## Verdict", "", f"- Thresholds: **{thresholds_verdict(summary)}**"]
+    readiness = readiness_verdict(summary)
+    if readiness is not None:
+        out.append(f"- Readiness: **{readiness}**")
+    out.append("")
     return "\n".join(out)

@@ -21,6 +21,7 @@ from generator.monitor.evidence import MonitorEvidence
 from generator.report.summary_model import (
     STATUSES,
     Calls,
+    Connections,
     MonitorSummary,
     Status,
     Summary,
@@ -71,6 +72,31 @@ def _workloads(meta: Mapping[str, Any]) -> dict[str, WorkloadInfo]:
         name: WorkloadInfo(str(w["type"]), str(w["executor"]), int(w["max_vus"]))
         for name, w in found.items()
     }
+
+
+# How the connections workload counts (generator/workloads/connections.py), and the error kinds
+# that mean the target turned a connection away rather than dropped it later.
+CONNECTIONS = "ws_sessions"
+OPEN_GAUGE = "ws_open"
+REFUSED_KINDS = ("server_capacity", "handshake_rejected")
+
+
+def _connections(store: MetricsStore) -> Connections | None:
+    """The connections workloads' figures; None when the run had none. ``peak_open``: each
+    workload's own peak, summed (an upper bound of the run's when several held connections)."""
+    outcomes = store.counter_by(CONNECTIONS, "outcome")
+    if not outcomes:
+        return None
+    workloads = set(store.counter_by(CONNECTIONS, "workload"))
+    refused = sum(
+        n
+        for kind in REFUSED_KINDS
+        for w, n in store.counter_by("errors_total", "workload", {"kind": kind}).items()
+        if w in workloads
+    )
+    peak = store.gauge(OPEN_GAUGE)[1]
+    held, failed = outcomes.get("ok", 0), outcomes.get("failed", 0)
+    return Connections(held + failed, held, failed, refused, int(peak))
 
 
 def _verdict(store: MetricsStore, evidence: MonitorEvidence) -> Verdict:
@@ -132,6 +158,7 @@ def build_summary(
         verdict=_verdict(store, evidence),
         findings=tuple(findings),
         monitor=MonitorSummary.from_json(evidence.as_summary(), "monitor"),
+        connections=_connections(store),
         config=meta.get("scenario", {}),
     )
 

@@ -4,9 +4,9 @@
 
 `Summary.to_json()` gives the documented JSON, key for key and in the documented order;
 `Summary.from_json()` reads it back and checks its shape (a `BadSummary` names the first place
-that is wrong). Summaries written before the verdict, the findings and the target monitor existed
-still read: those sections are then None, and `to_json()` leaves them out again, so an old run
-directory's summary.json reads and writes back unchanged.
+that is wrong). Summaries written before the verdict, the findings, the target monitor and the
+connections figures existed still read: those sections are then None, and `to_json()` leaves
+them out again, so an old run directory's summary.json reads and writes back unchanged.
 
 Maps keyed by the run's own names (workloads, metrics, counters, rates, errors, the monitor's
 keys) stay maps, of typed values: which metrics a run has depends on its workloads. `config` stays
@@ -36,6 +36,7 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 ZONES: tuple[Zone, ...] = get_args(Zone)
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 # A trend's figures in the order the summary (and every table of them) lists them.
+CONNECTION_FIELDS = ("total", "held", "failed", "refused", "peak_open")
 TREND_COLUMNS = ("count", "min", "avg", "p50", "p90", "p95", "p99", "max")
 
 __all__ = [
@@ -81,6 +82,27 @@ class Calls:
     def from_json(value: object, where: str) -> Calls:
         d = js.obj(value, where)
         return Calls(*(js.integer(d, k, where) for k in ("total", "succeeded", "failed")))
+
+
+@dataclass(frozen=True)
+class Connections:
+    """What a connections workload opened: ``total`` connections, ``held`` for their whole hold
+    time, ``failed`` otherwise, of which ``refused`` turned away (capacity closes, rejected
+    handshakes); ``peak_open``, the most open in one second's sample."""
+
+    total: int
+    held: int
+    failed: int
+    refused: int
+    peak_open: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CONNECTION_FIELDS}
+
+    @staticmethod
+    def from_json(value: object, where: str) -> Connections:
+        d = js.obj(value, where)
+        return Connections(*(js.integer(d, k, where) for k in CONNECTION_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -218,6 +240,7 @@ class Summary:
     verdict: Verdict | None = None
     findings: tuple[Finding, ...] | None = None
     monitor: MonitorSummary | None = None
+    connections: Connections | None = None
     schema: str = SCHEMA
 
     @property
@@ -238,6 +261,10 @@ class Summary:
             "iterations": self.iterations,
             "dropped_iterations": self.dropped_iterations,
             "vus_max": self.vus_max,
+        }
+        if self.connections is not None:
+            out["connections"] = self.connections.to_json()
+        out |= {
             "metrics": {name: m.to_json() for name, m in self.metrics.items()},
             "counters": dict(self.counters),
             "rates": dict(self.rates),
@@ -293,6 +320,11 @@ class Summary:
             ),
             monitor=(
                 None if "monitor" not in d else MonitorSummary.from_json(d["monitor"], "monitor")
+            ),
+            connections=(
+                None
+                if "connections" not in d
+                else Connections.from_json(d["connections"], "connections")
             ),
         )
 

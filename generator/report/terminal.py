@@ -4,10 +4,20 @@ line. Formatting only: every figure comes from the Summary (summary_model.py).""
 from __future__ import annotations
 
 from generator.report.diagnosis_text import finding_lines, recovery_lines, verdict_lines
+from generator.report.headline import (
+    readiness_verdict,
+    shows_calls,
+    thresholds_verdict,
+    traffic_blocks,
+)
 from generator.report.summary import LiveFigures
 from generator.report.summary_model import Summary
 
 RULE = "=" * 64
+
+
+def _row(label: str, value: object) -> str:
+    return f"{label + ':':<20}{value}"
 
 
 def render_terminal(summary: Summary) -> str:
@@ -18,14 +28,25 @@ def render_terminal(summary: Summary) -> str:
         f"LOAD TEST RESULTS — {summary.name}"
         + ("" if summary.status == "completed" else f" ({summary.status.upper()})"),
         RULE,
-        f"Total calls:        {calls.total}",
-        f"Succeeded:          {calls.succeeded}",
-        f"Failed:             {calls.failed}",
-        f"Success rate:       {'-' if rate is None else f'{rate * 100:.1f}%'}",
-        f"Duration:           {summary.duration_s:.1f}s",
-        f"Calls/s:            {summary.calls_per_s:.2f}",
-        f"Peak VUs:           {summary.vus_max}",
-        f"Dropped iterations: {summary.dropped_iterations}",
+    ]
+    if shows_calls(summary):
+        lines += [
+            _row("Total calls", calls.total),
+            _row("Succeeded", calls.succeeded),
+            _row("Failed", calls.failed),
+            _row("Success rate", "-" if rate is None else f"{rate * 100:.1f}%"),
+        ]
+    blocks = traffic_blocks(summary)
+    for traffic in blocks:
+        if len(blocks) > 1 or shows_calls(summary):
+            lines.append(traffic.title.upper())
+        lines += [_row(label, value) for label, value in traffic.rows]
+    lines.append(_row("Duration", f"{summary.duration_s:.1f}s"))
+    if shows_calls(summary):
+        lines.append(_row("Calls/s", f"{summary.calls_per_s:.2f}"))
+    lines += [
+        _row("Peak VUs", summary.vus_max),
+        _row("Dropped iterations", summary.dropped_iterations),
     ]
     if summary.metrics:
         lines += ["", "LATENCY (ms)        count      p50      p90      p95      p99      max"]
@@ -48,7 +69,11 @@ def render_terminal(summary: Summary) -> str:
     for block in (recovery_lines(summary), verdict_lines(summary), finding_lines(summary)):
         if block:
             lines += ["", *block]
-    lines += [RULE, f"RESULT: {'PASS' if summary.passed else 'FAIL'}", RULE]
+    lines += [RULE, f"THRESHOLDS: {thresholds_verdict(summary)}"]
+    readiness = readiness_verdict(summary)
+    if readiness is not None:
+        lines.append(f"READINESS:  {readiness}")
+    lines.append(RULE)
     return "\n".join(lines)
 
 

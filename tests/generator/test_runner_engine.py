@@ -83,7 +83,7 @@ async def test_short_run_writes_every_report(tmp_path: Path) -> None:
     text = render_terminal(outcome.summary)
     assert "LOAD TEST RESULTS" in text
     assert "ERROR BREAKDOWN" in text
-    assert "RESULT: FAIL" in text
+    assert "THRESHOLDS: failed" in text
     again = summary_from_run_dir(tmp_path).to_json()
     assert again["metrics"] == s["metrics"]
     assert again["thresholds"] == s["thresholds"]

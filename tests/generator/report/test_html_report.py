@@ -88,8 +88,10 @@ async def test_run_report_draws_in_chromium(runs: tuple[Path, Path]) -> None:
     page = write_html_report(before, read_summary(before / "summary.json"))
     assert page is not None
     html = page.read_text(encoding="utf-8")
-    assert "zone: red" in html
-    assert "PASS" not in html.split("</h1>")[0]
+    heading = html.split("</h1>")[0]
+    assert "readiness: red" in heading  # the zone, named as the readiness verdict
+    assert "thresholds: failed" in heading  # the thresholds' verdict, named as such
+    assert "PASS" not in heading
     assert "Backend memory did not return to baseline" in html
     assert "&lt;b&gt;not bold" in html  # finding text is escaped
     assert "constant-arrival-rate" in html
@@ -199,7 +201,7 @@ def test_charts_without_data_show_a_note(tmp_path: Path) -> None:
     assert "<svg" not in html
     assert html.count('class="chart-box no-data"') == len(EXPECTED_CHARTS)
     assert "No findings" in html
-    assert "FAIL" in html
+    assert "thresholds: failed" in html
 
 
 def test_runbook_links_are_relative(tmp_path: Path) -> None:

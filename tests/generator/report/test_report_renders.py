@@ -41,7 +41,9 @@ def test_the_sections_a_summary_has_are_the_ones_rendered() -> None:
         assert heading not in render_markdown(old)
         assert heading in render_markdown(new)
     assert "FINDINGS (1)" in render_terminal(new)
-    assert "VERDICT" not in render_terminal(old)
+    assert "PERFORMANCE TARGETS" not in render_terminal(old)
+    assert "READINESS" in render_terminal(new)
+    assert "READINESS" not in render_terminal(old)
     assert "<system-out>" not in render_junit(old)
 
 
