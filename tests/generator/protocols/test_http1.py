@@ -5,12 +5,12 @@ failure as its error kind with the pool slot given back."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from generator.protocols.http1 import Http1Client, Http1Error, Http1Result, build_request
+from tests.support.ports import closed_port
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -114,12 +114,6 @@ def _client(server: Server, **overrides: float) -> Http1Client:
         max_connections=int(settings["max_connections"]),
         timeout_s=settings["timeout_s"],
     )
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -250,7 +244,7 @@ async def test_bad_or_cut_responses_are_errors_of_their_kind(
 async def test_refused_and_timeout_give_the_slot_back(
     serve: Callable[..., Awaitable[Server]],
 ) -> None:
-    refused = Http1Client("127.0.0.1", _closed_port(), max_connections=1, timeout_s=5.0)
+    refused = Http1Client("127.0.0.1", closed_port(), max_connections=1, timeout_s=5.0)
     with pytest.raises(Http1Error) as info:
         await refused.request(GET)
     assert info.value.kind == "refused"

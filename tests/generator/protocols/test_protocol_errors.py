@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -26,6 +25,7 @@ from generator.protocols.errors import (
 )
 from generator.protocols.realtime import RealtimeClient, encode_realtime
 from tests.generator.protocols.call_fakes import fake_realtime, ws_server
+from tests.support.ports import closed_port
 
 
 def _response(status: int) -> Response:
@@ -92,9 +92,7 @@ async def _fails(client: RealtimeClient, step: str = "connect") -> CallError:
 
 
 async def test_refused_port() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     error = await _fails(_client(f"ws://127.0.0.1:{port}/v1/realtime"))
     assert error.kind == "refused"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.call import CallConfig, CallWorkload
 from tests.generator.protocols.call_fakes import fake_realtime, ws_server
+from tests.support.ports import closed_port
 
 TAGS = {"protocol": "realtime", "workload": "calls"}
 
@@ -97,10 +97,7 @@ async def test_failures_are_recorded_not_raised() -> None:
     store = MetricsStore()
     async with ws_server(fake_realtime("stall")) as url:
         await _workload(url, response_timeout_s=0.2).iteration(_ctx(store))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    await _workload(f"ws://127.0.0.1:{closed_port}").iteration(_ctx(store, 1))
+    await _workload(f"ws://127.0.0.1:{closed_port()}").iteration(_ctx(store, 1))
     assert store.counter_by("calls_total", "outcome") == {"succeeded": 0, "failed": 2}
     assert store.counter_by("errors_total", "kind") == {"response_timeout": 1, "refused": 1}
     assert store.rate("call_success").rate == 0.0
@@ -109,9 +106,7 @@ async def test_failures_are_recorded_not_raised() -> None:
 
 
 async def test_setup_refuses_an_unreachable_target() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     with pytest.raises(TargetUnreachable, match=f"127.0.0.1:{port}"):
         await _workload(f"ws://127.0.0.1:{port}").setup()
 
