@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.commands.monitor_flags import add_monitor_arguments
-from bench.commands.run_options import add_distribution_arguments, run_distributed, run_options
+from bench.commands.run_options import (
+    add_distribution_arguments,
+    hold_until_start,
+    run_distributed,
+    run_options,
+)
 from bench.commands.traffic_common import add_ws_arguments, ws_options_from_flags
 from bench.errors import UsageError
 from generator.launch import run_plan
@@ -146,5 +151,6 @@ def handle(args: argparse.Namespace) -> int:
     scenario = scenario_from_dict(base)  # validates flags and thresholds before any traffic
     build_workloads(scenario)
     if len(steps) > 1 or args.plan:
+        hold_until_start(args)  # a plan takes no Distribution: its first step starts at --start-at
         return run_plan(base, steps, run_options(args, out), args.json)
     return run_distributed(args, scenario, out)

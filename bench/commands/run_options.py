@@ -1,11 +1,15 @@
 """From a load command's flags to the generator's plain values: the flags every load command
-shares (`--workers N`, `--shard I/N`, and the monitor's, bench/commands/monitor_flags.py), the
-`RunOptions` and `Distribution` they mean, and the entry a `--workers` child process starts
-from (it re-runs the same command on the same flags, told its slice).
+shares (`--workers N`, `--shard I/N`, `--start-at TIME`, and the monitor's,
+bench/commands/monitor_flags.py), the `RunOptions` and `Distribution` they mean, and the entry a
+`--workers` child process starts from (it re-runs the same command on the same flags, told its
+slice).
 
-    add_distribution_arguments(parser)        --workers, --shard (and the hidden --worker-slice)
+    add_distribution_arguments(parser)        --workers, --shard, --start-at (and the hidden
+                                              --worker-slice)
     run_options(args, out_dir)                RunOptions: monitor, export hook, progress line
-    distribution_from_args(args)              Distribution: workers, shard, worker entry
+    distribution_from_args(args)              Distribution: workers, shard, worker entry, start
+    hold_until_start(args)                    waits for --start-at (a plan's runs, which take no
+                                              Distribution)
     run_distributed(args, scenario, out_dir)  both, handed to the generator's run_distributed
 
 No argparse.Namespace goes into generator/: the worker entry's argument is opaque to it.
@@ -24,6 +28,7 @@ from bench.monitoring import STACK_DIR, runbooks_dir
 from generator.distributed import shards
 from generator.distributed.shards import MIN_VUS_PER_WORKER, Distribution, RunLocal
 from generator.distributed.split import parse_slice
+from generator.distributed.start_at import StartAt
 from generator.distributed.workers import WorkerEntry, WorkerSlice
 from generator.options import RunOptions
 from generator.runner import progress_stream
@@ -42,6 +47,12 @@ def add_distribution_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="I/N",
         help="run slice I (0-based) of N of the load; merge the run directories with "
         "`callbench merge`",
+    )
+    parser.add_argument(
+        "--start-at",
+        metavar="TIME",
+        help="hold the load until TIME: ISO 8601 with a timezone (2026-12-02T05:00:00Z), a Unix "
+        "timestamp, or +N s from now; give every shard the same instant",
     )
     parser.add_argument("--worker-slice", help=argparse.SUPPRESS)
 
@@ -77,7 +88,21 @@ def distribution_from_args(args: argparse.Namespace) -> Distribution:
         worker_slice=parse_slice(worker_slice, "--worker-slice") if worker_slice else None,
         entry=WorkerEntry(f"{__name__}:run_worker", args),
         as_json=bool(getattr(args, "json", False)),
+        start_at=start_at_from_args(args),
     )
+
+
+def start_at_from_args(args: argparse.Namespace) -> StartAt | None:
+    """The --start-at instant (None: start at once); a relative one counts from now."""
+    text = getattr(args, "start_at", None)
+    return StartAt.parse(text) if text else None
+
+
+def hold_until_start(args: argparse.Namespace) -> None:
+    """Waits for --start-at where no Distribution does (a plan of several runs)."""
+    start = start_at_from_args(args)
+    if start is not None:
+        start.wait()
 
 
 def run_distributed(
@@ -98,6 +123,7 @@ def run_worker(args: object, part: WorkerSlice) -> int:
     assert isinstance(args, argparse.Namespace)
     child = copy.copy(args)
     child.worker_slice, child.workers, child.shard = f"{part.index}/{part.count}", 1, None
+    child.start_at = None  # the parent waited before it started its workers
     child.out, child.json = part.out_dir, False
     handler: Handler = child.handler
     return run_handler(handler, child, quiet_interrupt=True)

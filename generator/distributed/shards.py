@@ -6,6 +6,11 @@ that sends a validated scenario down the right path:
     workers N            run N slices in N processes here, judged live as one run
     (neither)            one process per core when the load is big enough, else one
 
+With a ``start_at`` (`--start-at`, start_at.py) the process holds until that instant once its
+input is checked and before anything starts: a shard before its slice, the parent of workers
+before it spawns them (they start within their start-up time after it; the merge aligns every
+slice by its own wall-clock start anyway).
+
 Default workers: one per core, but only as many as give each worker at least
 MIN_VUS_PER_WORKER VUs — below that one process is not CPU-bound, and each extra process costs
 ~0.5 s of start-up and its own connection pool — so `--calls 10` stays a single process on any
@@ -25,6 +30,7 @@ from generator import exitcodes
 from generator.distributed.fastloop import run
 from generator.distributed.merge import mark_slice
 from generator.distributed.split import parallelism, split_scenario
+from generator.distributed.start_at import StartAt
 from generator.distributed.workers import WorkerEntry, run_workers, scenario_entry
 from generator.errors import InvalidInput
 from generator.launch import print_outcome
@@ -43,13 +49,20 @@ class Distribution:
     (I, N), run slice I of N here. ``worker_slice``: (I, N) set in a worker process of a
     ``workers`` run — its slice, judged by the parent only. ``entry``: how a worker process
     starts (None: from the scenario alone, generator/distributed/workers.py). ``as_json``: the
-    summary is printed as JSON."""
+    summary is printed as JSON. ``start_at``: the instant the load begins (None: at once); a
+    worker slice never waits, its parent did."""
 
     workers: int | None = None
     shard: tuple[int, int] | None = None
     worker_slice: tuple[int, int] | None = None
     entry: WorkerEntry | None = None
     as_json: bool = False
+    start_at: StartAt | None = None
+
+    def hold(self) -> None:
+        """Waits for ``start_at`` (nothing when there is none)."""
+        if self.start_at is not None:
+            self.start_at.wait()
 
 
 def resolve_workers(requested: int | None, scenario: Scenario, cores: int | None = None) -> int:
@@ -103,6 +116,7 @@ def run_distributed(
             raise InvalidInput(
                 "--shard", [f"{index}/{count} holds no work: the load has fewer VUs than shards"]
             )
+        plan.hold()
         code = run_local(part, options)
         mark_slice(options.out_dir, index, count, scenario)
         if code == exitcodes.FAILED:
@@ -119,9 +133,10 @@ def run_distributed(
         # bench, which shares these cores: one generator process measures it best.
         requested = 1
     count = resolve_workers(requested, scenario)
+    entry = plan.entry if plan.entry is not None else scenario_entry(scenario)
+    plan.hold()
     if count <= 1:
         return run_local(scenario, options)
-    entry = plan.entry if plan.entry is not None else scenario_entry(scenario)
     outcome = run_workers(entry, scenario, options, count)
     print_outcome(outcome, plan.as_json)
     return outcome.exit_code
