@@ -7,6 +7,12 @@ whole scenario it is a slice of; the merge checks that the slices belong togethe
 no index twice), warns about missing ones, and reports every problem at once. The merged run's
 status is the worst of its slices' (interrupted > aborted > completed); a slice whose events
 have no end mark was cut short and makes the merged run interrupted.
+
+Slices are lined up by wall clock (align.py): each slice's times move by its start minus the
+earliest slice's, so second k of the merged series is the same wall-clock second for all of
+them even when shards started apart; the merged run starts with the earliest slice
+(run.json's `wall_start`: the Unix instant second 0 of the merged series begins at; a
+slice's own is recorded by `mark_slice`; `slice_offsets_s`: each slice's offset).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import exitcodes
+from generator.distributed.align import start_offsets, wall_start
 from generator.distributed.tail import merge_event_files
 from generator.errors import InvalidInput
 from generator.metrics.events import EventSink
@@ -54,10 +61,12 @@ def read_meta(run_dir: Path, problems: list[str]) -> dict[str, Any] | None:
 
 
 def mark_slice(run_dir: Path, index: int, count: int, whole: Scenario) -> None:
-    """Records in a finished slice's run.json which slice it is and of what."""
+    """Records in a finished slice's run.json which slice it is and of what, and the
+    wall-clock instant its store started (align.py)."""
     path = run_dir / "run.json"
     meta = json.loads(path.read_text(encoding="utf-8"))
     meta[SLICE_KEY] = {"index": index, "count": count, "scenario": whole.model_dump(mode="json")}
+    meta["wall_start"] = wall_start(run_dir, meta)
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
@@ -121,12 +130,17 @@ def merge_run_dirs(
     events = out_dir / "events.jsonl"
     events.unlink(missing_ok=True)
     sink = EventSink(events, flush_interval_s=3600.0)
+    ids = [str(m.get(SLICE_KEY, {}).get("index", i)) for i, m in enumerate(found)]
+    starts = [wall_start(d, m) for d, m in zip(run_dirs, found, strict=True)]
+    offsets = start_offsets(starts)
+    known = [s for s in starts if s is not None]
     try:
         store, ends = merge_event_files(
-            ((str(m.get(SLICE_KEY, {}).get("index", i)), d / "events.jsonl")
-             for i, (m, d) in enumerate(zip(found, run_dirs, strict=True))),
+            ((i, d / "events.jsonl") for i, d in zip(ids, run_dirs, strict=True)),
             sink,
-        )  # fmt: skip
+            shifts=dict(zip(ids, offsets, strict=True)),
+            wall=min(known) if known else None,
+        )
     finally:
         sink.close()
     statuses = [str(m.get("status", "interrupted")) for m in found]
@@ -136,6 +150,8 @@ def merge_run_dirs(
     meta: dict[str, Any] = {
         "name": scenario.name,
         "started_at": started[0] if started else now,
+        "wall_start": min(known) if known else None,
+        "slice_offsets_s": {i: round(o, 6) for i, o in zip(ids, offsets, strict=True)},
         "scenario": scenario.model_dump(mode="json"),
         "workloads": workload_meta(scenario),
         "status": status or worst_status(statuses),

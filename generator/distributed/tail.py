@@ -12,8 +12,9 @@ workers can evaluate thresholds on the merged figures every second while they ru
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,24 +71,34 @@ class EventTail:
 
 
 def merge_event_files(
-    paths: Iterable[tuple[str, Path]], sink: EventSink | None = None
+    paths: Iterable[tuple[str, Path]],
+    sink: EventSink | None = None,
+    *,
+    shifts: Mapping[str, float] | None = None,
+    wall: float | None = None,
 ) -> tuple[MetricsStore, list[float | None]]:
     """One store from the named slices' event files, and each slice's end mark (None: the
     slice was killed before it ended). The store is marked ended at the latest end. With a
     ``sink``, the merged events.jsonl: each slice's observation lines as they are (gauges with
-    their slice tag), under one header and one end mark."""
+    their slice tag), under one header (``wall``: the merged start, default now) and one end
+    mark. ``shifts``: seconds added to a named slice's times (its start on the merged timeline,
+    align.py); its end mark moves with them."""
     store = replay_store()
     if sink is not None:
-        sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
+        start = time.time() if wall is None else wall
+        sink.write({"k": "start", "format": FORMAT_VERSION, "wall": start})
     ends: list[float | None] = []
     for slice_id, path in paths:
         end: float | None = None
         parse = EventParser().parse
+        shift = (shifts or {}).get(slice_id, 0.0)
         with path.open(encoding="utf-8") as handle:
             for line in handle:
                 event = parse(line)
                 if event is None:
                     continue
+                if shift and "t" in event:
+                    event, line = _shifted(event, line, shift)
                 found = replay(store, event, slice_id)
                 if found is not None:
                     end = found
@@ -100,6 +111,20 @@ def merge_event_files(
     if sink is not None:
         sink.write({"k": "end", "t": store.ended_at})
     return store, ends
+
+
+def _shifted(event: dict[str, Any], line: str, shift: float) -> tuple[dict[str, Any], str]:
+    """``event`` and its line ``shift`` seconds later. An observation line ends in its
+    ``"t":T,"v":V}`` (events.event_prefix), so only that tail is rewritten."""
+    try:
+        at = round(float(event["t"]) + shift, 6)
+    except (TypeError, ValueError):
+        return event, line
+    moved = {**event, "t": at}
+    head, sep, _ = line.rstrip("\n").rpartition(',"t":')
+    if not sep or event.get("k") not in ("t", "c", "r", "g"):
+        return moved, line
+    return moved, f'{head}{sep}{at!r},"v":{json.dumps(event["v"])}}}'
 
 
 def _copy(sink: EventSink, line: str, event: dict[str, Any], slice_id: str) -> None:
