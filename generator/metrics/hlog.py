@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Container, Iterable, Iterator
-from ctypes import addressof
+from ctypes import addressof, memset
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress
@@ -102,7 +102,7 @@ def tick_line(tick: int) -> str:
 
 class IntervalEncoder:
     """Encodes bucket counts as an interval line, through one reused hdrh histogram (building
-    one costs ~0.2 ms; clearing the few counts set is cheaper)."""
+    one costs ~0.2 ms; clearing the cells just set, in C, is cheaper)."""
 
     def __init__(self) -> None:
         self._hist = new_histogram()
@@ -112,9 +112,9 @@ class IntervalEncoder:
         add_to_histogram(hist, counts)
         payload = hist.encode().decode("ascii")
         top = bucket_top_us(max(counts)) if counts else 0
-        cells = hist.counts
-        for us in counts:  # back to empty: only the counts just set, not the whole array
-            cells[counts_index(us)] = 0
+        if counts:  # back to empty: the cells from the lowest to the highest one set
+            low, high = counts_index(min(counts)), counts_index(max(counts))
+            memset(addressof(hist.counts) + low * _WORD, 0, (high - low + 1) * _WORD)
         hist.total_count, hist.min_value, hist.max_value = 0, sys.maxsize, 0
         return f"Tag={series_tag(key)},{start_s:.3f},1.000,{top / _MS:.3f},{payload}"
 
