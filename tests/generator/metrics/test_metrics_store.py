@@ -141,3 +141,17 @@ def test_tags_equal_as_dict_keys_but_not_as_strings_stay_apart() -> None:
     for value in (True, 1, 1.0, "1", "True"):
         store.add_counter("c", 1, {"x": value})  # type: ignore[dict-item]
     assert store.counter_by("c", "x") == {"True": 2, "1": 2, "1.0": 1}
+
+
+def test_a_gzip_events_file_cut_off_by_a_kill_reads_up_to_its_last_flush(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl.gz"
+    now = [0.0]
+    sink = EventSink(path, clock=lambda: now[0])
+    store = MetricsStore(clock=lambda: now[0], sink=sink)
+    for i in range(300):
+        now[0] = i * 0.01
+        store.add_counter("calls_total", 1)
+    sink.flush()  # what the once-a-second flush leaves on disk; the process dies before close
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert MetricsStore.from_events(path).counter("calls_total") == 300
+    sink.close()
