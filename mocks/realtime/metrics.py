@@ -31,8 +31,13 @@ class RealtimeMetrics:
         )
         self.rejections_total = Counter(
             prefix + "rejections",
-            "Handshakes refused, by reason (429: handshake_429, session_cap; 401: unauthorized)",
+            "Handshakes refused with HTTP 429, by reason (handshake_429, session_cap)",
             ["reason"],
+            registry=self.registry,
+        )
+        self.unauthorized_total = Counter(
+            prefix + "unauthorized",
+            "Handshakes refused with HTTP 401 (no or wrong API key)",
             registry=self.registry,
         )
         self.first_delta_seconds = Histogram(

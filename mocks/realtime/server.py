@@ -167,7 +167,7 @@ class RealtimeServer:
         if (unauthorized := self._check_key(request.headers)) is not None:
             self.stats.rejections["unauthorized"] += 1
             self.stats.handshakes.append(HandshakeRecord(self._attempts, "unauthorized"))
-            self.metrics.rejected("unauthorized")
+            self.metrics.unauthorized_total.inc()  # not a 429: kept out of the rejections
             return unauthorized
         drawn = draw_handshake(self.faults, self.streams)
         session_seed = self.rng.getrandbits(64)

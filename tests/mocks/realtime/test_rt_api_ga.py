@@ -62,6 +62,9 @@ async def test_no_key_is_401_as_openai_answers(keyed: RealtimeServer) -> None:
     _, stats = await admin("GET", f"{keyed.admin_url}/admin/stats")
     assert stats["rejections"] == {"unauthorized": 1}
     assert stats["sessions"] == []
+    _, metrics = await admin("GET", f"{keyed.admin_url}/metrics")
+    assert "callbench_realtime_unauthorized_total 1.0" in metrics
+    assert 'reason="unauthorized"' not in metrics  # the 429 rejections stay 429s
 
 
 async def test_wrong_key_is_401_invalid_api_key_and_never_echoed(keyed: RealtimeServer) -> None:
