@@ -4,8 +4,9 @@ turn per round (interleaved), medians over the rounds.
 Calls: concurrent Twilio-protocol calls (20 ms frames) against twilio_sink.py at rising levels,
 callbench (`callbench run`, one worker) vs a bare `websockets` client sending the same frames on
 the same schedule (`twilio_sink.py client`); the highest level whose `send_lag` p99 stays under
-10 ms is the figure (target >= 500). Each call streams for the whole run, so every level holds
-that many calls at once; CPU is sampled from outside while all of them are up.
+10 ms is the figure (target >= 500). Each call speaks for the whole run, then streams silence
+until the sink's server VAD has answered, so every level holds that many calls at once; CPU is
+sampled from outside while all of them are up.
 
 Idle connections: RSS of `callbench connections` holding N idle WebSockets vs a plain
 `websockets` client (ws_hold.py), sampled from outside while all N are open; per connection =
@@ -47,7 +48,9 @@ def ramp_s(calls: int) -> float:
 def calls_scenario(url: str, calls: int, seconds: int) -> dict[str, object]:
     """N VUs ramped in at CALLS_PER_S_RAMP, each one call whose single utterance lasts until the
     run ends: every VU streams 20 ms frames the whole time, and no call is torn down and redialed
-    mid-run (that would be a connection benchmark, not a real-time one)."""
+    mid-run (that would be a connection benchmark, not a real-time one). The caller speaks at
+    once (`greeting: none`: the sink, like a backend with server VAD, waits for the caller); the
+    sink answers the end of the utterance, read from the silence after it."""
     ramp = ramp_s(calls)
     return {
         "name": "bench-calls",
@@ -59,6 +62,7 @@ def calls_scenario(url: str, calls: int, seconds: int) -> dict[str, object]:
                     "url": url,
                     "protocol": "twilio",
                     "turns": 1,
+                    "greeting": "none",
                     "utterance_ms": round((ramp + seconds) * 1000),
                 },
                 "load": {

@@ -1,20 +1,26 @@
 """Both ends of the calls benchmark that are not callbench.
 
-`twilio_sink.py PORT`: a cheap Twilio Media Stream sink. It accepts the stream, answers the start
-with a short greeting (media then a mark) and each `end_of_utterance` mark with a short answer,
-and discards everything else — it must cost the other core as little as possible.
+`twilio_sink.py PORT`: a cheap Twilio Media Stream sink that behaves as a backend with server VAD
+(Twilio's reference bridge to the OpenAI Realtime API, docs/protocol.md): it sends no greeting,
+reads the end of the caller's turn from the stream itself — `END_OF_TURN_FRAMES` frames of line
+silence after voiced ones — and then answers with one media frame and a mark. Everything else
+(`connected`, `start`, the caller's mark echoes, `stop`) is discarded unread. It must cost the
+other core as little as possible: a media frame costs a prefix test and a substring test, since
+the payload of mu-law silence is one fixed base64 string.
 
 `twilio_sink.py client URL CALLS SECONDS RAMP`: the plain peer, the floor a Python generator can
 reach. CALLS bare `websockets` connections (opened evenly over RAMP seconds) each play a Twilio
-caller: `connected`, `start`, wait for the greeting, then SECONDS of prebuilt media frames on the
-same absolute 20 ms schedule as callbench (generator/protocols/pacing.py). No metrics store, no
-events, no classification: it prints `{"p99": ms, "frames": n, "failed": n}`."""
+caller as callbench's does (generator/protocols/twilio.py): `connected`, `start`, then one media
+frame every 20 ms on one absolute schedule (generator/protocols/pacing.py) for the whole call —
+SECONDS of speech, then silence until the answer has played, its mark echoed, and the line has
+been quiet for callbench's default quiet gap — and `stop`. No metrics store, no events, no
+classification: it prints `{"p99": ms, "frames": n, "failed": n}`, the lag of the speech frames
+(what callbench's `send_lag` covers)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import sys
@@ -24,32 +30,51 @@ import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
-PAYLOAD = base64.b64encode(b"\xff" * 160).decode()
-MEDIA = '{"event":"media","streamSid":"S","media":{"payload":"' + PAYLOAD + '"}}'
-MARK = '{"event":"mark","streamSid":"S","mark":{"name":"reply"}}'
 FRAME_S = 0.02
+SILENCE = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence (0xFF)
+VOICE = base64.b64encode(bytes(range(160))).decode()  # the plain peer's speech: not silence
+# Server VAD's end of turn: OpenAI's default silence_duration_ms (500 ms), longer than any pause
+# inside callbench's synthetic speech (at most 120 ms).
+END_OF_TURN_FRAMES = 25
+# A media frame, however its sender spaces its JSON (callbench writes it without spaces).
+MEDIA_PREFIXES = ('{"event":"media"', '{"event": "media"')
+ANSWER = '{"event":"media","streamSid":"S","media":{"payload":"' + SILENCE + '"}}'
+MARK = '{"event":"mark","streamSid":"S","mark":{"name":"reply"}}'
+QUIET_GAP_S = 0.7  # callbench's default --quiet-gap: the answer is over after this much quiet
+RESPONSE_TIMEOUT_S = 15.0  # callbench's default: a call not answered by then fails
 
 
-def answers(message: str) -> bool:
-    """Whether a client message asks for an answer: the start, or the caller's end of speech.
-    Media frames are 99 % of the traffic and are told apart by their prefix, without parsing;
-    the rest are parsed, since a client may put spaces after its colons."""
-    if message.startswith('{"event":"media"'):
-        return False
-    with contextlib.suppress(ValueError, AttributeError):
-        event = json.loads(message)
-        kind = event.get("event")
-        return bool(
-            kind == "start"
-            or (kind == "mark" and (event.get("mark") or {}).get("name") == "end_of_utterance")
-        )
-    return False
+class TurnEnds:
+    """One stream's server VAD: which media frame ends a caller's turn. Only media frames count;
+    a frame is silence when its payload is exactly mu-law silence, voice otherwise."""
+
+    __slots__ = ("quiet", "voiced")
+
+    def __init__(self) -> None:
+        self.voiced = False  # a voiced frame since the last end of turn
+        self.quiet = 0  # silence frames since the last voiced one
+
+    def ended(self, message: str) -> bool:
+        """Whether ``message`` is the frame that ends the caller's turn."""
+        if not message.startswith(MEDIA_PREFIXES):
+            return False
+        if SILENCE not in message:
+            self.voiced, self.quiet = True, 0
+            return False
+        if not self.voiced:
+            return False
+        self.quiet += 1
+        if self.quiet < END_OF_TURN_FRAMES:
+            return False
+        self.voiced = False
+        return True
 
 
 async def handle(ws: ServerConnection) -> None:
+    turns = TurnEnds()
     async for message in ws:
-        if isinstance(message, str) and answers(message):
-            await ws.send(MEDIA)
+        if isinstance(message, str) and turns.ended(message):
+            await ws.send(ANSWER)
             await ws.send(MARK)
 
 
@@ -64,26 +89,62 @@ async def sink(port: int) -> None:
         await asyncio.Future()
 
 
+async def _hear_answer(ws: ClientConnection, answered: asyncio.Future[float]) -> None:
+    # The sink's answer is one media frame then its mark: the mark says the answer is all here.
+    async for message in ws:
+        if '"mark"' in str(message):
+            answered.set_result(time.monotonic())
+            return
+
+
 async def caller(url: str, seconds: float, lags: list[float]) -> None:
+    """One call: SECONDS of speech, silence until the answer has played and the line has been
+    quiet for QUIET_GAP_S, then `stop`; RuntimeError if no answer came within
+    RESPONSE_TIMEOUT_S of the speech's end."""
     ws: ClientConnection = await connect(url, compression=None, ping_interval=None, proxy=None)
+    answered: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    reader = asyncio.create_task(_hear_answer(ws, answered))
     try:
         await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
         await ws.send('{"event":"start","sequenceNumber":"1","start":{},"streamSid":"S"}')
-        while '"mark"' not in str(await ws.recv()):
-            pass
         media = (
             '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
-            '"timestamp":"%d","payload":"' + PAYLOAD + '"},"streamSid":"S"}'
+            '"timestamp":"%d","payload":"%s"},"streamSid":"S"}'
         )
+        echo = '{"event":"mark","sequenceNumber":"%d","mark":{"name":"reply"},"streamSid":"S"}'
+        stop = '{"event":"stop","sequenceNumber":"%d","stop":{},"streamSid":"S"}'
+        speech = round(seconds / FRAME_S)
+        sequence, echoed = 1, False
         t0 = time.monotonic()
-        for k in range(round(seconds / FRAME_S)):
+        hangup_at = t0 + speech * FRAME_S + RESPONSE_TIMEOUT_S
+        k = 0
+        while True:
             due = t0 + k * FRAME_S
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await ws.send(media % (k + 2, k + 1, k * 20))
-            lags.append(max(0.0, time.monotonic() - due))
+            if due >= hangup_at:
+                break
+            sequence += 1
+            if k < speech:
+                await ws.send(media % (sequence, k + 1, k * 20, VOICE))
+                lags.append(max(0.0, time.monotonic() - due))
+            else:
+                await ws.send(media % (sequence, k + 1, k * 20, SILENCE))
+                if not echoed and answered.done() and due >= answered.result() + FRAME_S:
+                    # The answer's one frame has played: echo its mark as Twilio does, and hang
+                    # up once the line has been quiet as long as callbench waits.
+                    sequence += 1
+                    await ws.send(echo % sequence)
+                    echoed, hangup_at = True, due + QUIET_GAP_S
+            k += 1
+        if not echoed:
+            raise RuntimeError(f"no answer within {RESPONSE_TIMEOUT_S:g} s of the speech's end")
+        sequence += 1
+        await ws.send(stop % sequence)
     finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
         await ws.close()
 
 
