@@ -223,3 +223,20 @@ def test_manual_turns_never_barge_in() -> None:
     stream(d, line(AudioFormat.PCM16, ("tone", 200)))
     d.run_idle()
     assert d.events("response.done")[0]["response"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("fmt", [AudioFormat.PCM16, AudioFormat.PCMU])
+def test_voice_to_voice_is_the_silence_duration_plus_the_injected_latency(fmt: AudioFormat) -> None:
+    """A caller streaming 20 ms frames in real time: from the end of its last voiced frame to the
+    first audio delta is silence_duration_ms + the latency, to the frame."""
+    silence_ms, latency_ms = 400, 250
+    latency = {"latency": {"distribution": "fixed", "ms": latency_ms}}
+    d = vad_session(fmt, {"type": "server_vad", "silence_duration_ms": silence_ms}, faults=latency)
+    stream(d, line(fmt, ("tone", 600)))
+    last_voiced_end = d.now  # the frame appended now covers the last 20 ms of the tone
+    stream(d, line(fmt, ("silence", 1000)))
+    d.run_idle()
+    (stopped_at,) = d.times("input_audio_buffer.speech_stopped")
+    first_delta = d.times("response.output_audio.delta")[0]
+    assert stopped_at - last_voiced_end == pytest.approx(silence_ms / 1000)
+    assert first_delta - stopped_at == pytest.approx(latency_ms / 1000)
