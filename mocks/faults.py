@@ -123,12 +123,6 @@ def load_document(path: Path) -> Any:
         ) from None
 
 
-def load_file(model: type[M], path: Path) -> M:
-    """``model`` built from a JSON or YAML file; ConfigError names the file and every problem."""
-    data = {} if (doc := load_document(path)) is None else doc
-    return validate(model, data, f"file {path}")
-
-
 __all__ = [
     "FixedDelay",
     "LogNormalDelay",
@@ -136,7 +130,6 @@ __all__ = [
     "Probability",
     "UniformDelay",
     "load_document",
-    "load_file",
     "problems_of",
     "roll",
     "validate",
