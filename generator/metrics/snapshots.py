@@ -207,6 +207,8 @@ def _read_line(
         last, most, at = event["v"]
         fold.gauge_totals[int(event["id"])] = (float(last), float(most), float(at))
         return
+    if kind not in ("c", "r", "g", "i"):
+        return  # a newer format's record
     second = fold.seconds.setdefault(int(event["s"]), Delta())
     if kind == "i":
         started, busy = event["v"]

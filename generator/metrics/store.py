@@ -299,12 +299,14 @@ class MetricsStore(StoreTables):
                 pair[1] += total
         self._absorb(fold.seconds)
         for sid, (count, sum_ms, low, high) in fold.trend_totals.items():
-            name, key = by_id[sid][1]
-            acc = self._trends[name][key]
-            acc.count, acc.sum_ms, acc.min_ms, acc.max_ms = count, sum_ms, low, high
+            kind, (name, key) = by_id.get(sid, ("", ("", ())))
+            if kind == "t":  # else a line naming no trend (a damaged file): skipped
+                acc = self._trends[name][key]
+                acc.count, acc.sum_ms, acc.min_ms, acc.max_ms = count, sum_ms, low, high
         for sid, (last, most, at) in fold.gauge_totals.items():
-            name, key = by_id[sid][1]
-            self.gauges[name][key] = GaugeAcc(last, most, at)
+            kind, (name, key) = by_id.get(sid, ("", ("", ())))
+            if kind == "g":
+                self.gauges[name][key] = GaugeAcc(last, most, at)
         self.last_at = fold.last_at
         if fold.ended_at is not None:
             self.ended_at = fold.ended_at

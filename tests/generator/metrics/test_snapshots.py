@@ -3,6 +3,7 @@ store that recorded live; the interval log is hdrh's own format; the files stay 
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,32 @@ def test_sources_started_apart_merge_by_wall_clock_second(tmp_path: Path) -> Non
     assert [row["counters"]["calls_total"] for row in rows] == [10, 10, 20, 10, 10]
     assert rows[2]["trends"]["turn_latency"]["count"] == 20
     assert first.trend("turn_latency").count == 60
+
+
+def test_damaged_lines_are_skipped_and_the_rest_reads(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    clock = FakeClock(100.0)
+    writer = SnapshotWriter(tmp_path, wall_start=WALL)
+    live = MetricsStore(clock=clock, snapshots=writer)
+    record(live, clock, rng, seconds=2.5)
+    live.finish()
+    writer.close()
+    jsonl, hlog = tmp_path / METRICS_JSONL, tmp_path / METRICS_HLOG
+    lines = jsonl.read_text(encoding="utf-8").splitlines()
+    defs = [line for line in lines if '"k":"def"' in line]
+    counter_id = next(d for d in defs if '"m":"c"' in d).split('"id":')[1].split(",")[0]
+    trend_id = next(d for d in defs if '"m":"t"' in d).split('"id":')[1].split(",")[0]
+    damaged = [
+        "not json at all",
+        "[1, 2]",
+        json.dumps({"k": "tt", "id": int(counter_id), "v": [1, 2.0, 3.0, 4.0]}),  # a counter's
+        json.dumps({"k": "c", "s": 1, "id": int(trend_id), "v": 5}),  # a trend as a counter
+        json.dumps({"k": "c", "id": int(counter_id), "v": 5}),  # no second
+        json.dumps({"k": "gt", "id": 99999, "v": [1, 2, 3]}),  # no such series
+        json.dumps({"k": "newer-kind", "s": 60}),  # a second no observation fell in
+    ]
+    jsonl.write_text("\n".join([*lines[:-1], *damaged, lines[-1]]) + "\n", encoding="utf-8")
+    with hlog.open("a", encoding="utf-8") as handle:  # after the last tick's lines
+        handle.write("Tag=turn_latency,1732260001.250,1.000,1.000,HISTnotbase64!\n")
+        handle.write("Tag=unknown_metric,1732260001.250,1.000\n")
+    assert queries(MetricsStore.from_snapshots(tmp_path)) == queries(live)
