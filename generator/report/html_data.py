@@ -140,9 +140,30 @@ def _counted(rows: list[dict[str, Any]], metric: str, seconds: range) -> tuple[f
 
 
 # -- generator charts ---------------------------------------------------------------------------
+# The latency a run's per-second chart shows: its workloads' main trend, calls' turn latency first.
+LATENCY_CHARTS = (
+    ("turn_latency", "Turn latency per second (ms)"),
+    ("http_req_duration", "HTTP request duration per second (ms)"),
+    ("webhook_duration", "Webhook duration per second (ms)"),
+    ("ws_connecting", "Connect time per second (ms)"),
+)
+
+
+def _latency_chart(rows: list[dict[str, Any]]) -> Chart:
+    seen = {name for row in rows for name in row["trends"]}
+    metric, title = next((chart for chart in LATENCY_CHARTS if chart[0] in seen), LATENCY_CHARTS[0])
+    lines = (_trend_line(rows, metric, p, p) for p in ("p50", "p95", "p99"))
+    return Chart(title, "ms", tuple(line for line in lines if line.ys))
+
+
 def generator_charts(run: RunData) -> list[Chart]:
-    rows = run.rows
-    last = max([int(r["t"]) for r in rows] + [math.ceil(run.duration) - 1, 0])
+    return series_charts(run.rows, run.duration)
+
+
+def series_charts(rows: list[dict[str, Any]], duration: float) -> list[Chart]:
+    """The generator's charts from a store's per-second rows (MetricsStore.series_rows), over
+    at least ``duration`` seconds: the HTML report's and the live dashboard's."""
+    last = max([int(r["t"]) for r in rows] + [math.ceil(duration) - 1, 0])
     seconds = range(0, last + 1)
     xs = tuple(s + MID for s in seconds)
     vus: dict[str, dict[int, float]] = defaultdict(dict)
@@ -165,15 +186,10 @@ def generator_charts(run: RunData) -> list[Chart]:
         arrivals.append(Line("iterations started/s", xs, started))
     if any(dropped):
         arrivals.append(Line("dropped/s", xs, dropped))
-    latency = tuple(
-        line
-        for line in (_trend_line(rows, "turn_latency", p, p) for p in ("p50", "p95", "p99"))
-        if line.ys
-    )
     return [
         Chart("Active calls and VUs", "count", tuple(load_lines)),
         Chart("Arrival rate (iterations started per second)", "per second", tuple(arrivals)),
-        Chart("Turn latency per second (ms)", "ms", latency),
+        _latency_chart(rows),
         Chart(
             "Call outcomes per second",
             "calls",
@@ -242,24 +258,38 @@ def rss_baseline(run: RunData) -> float | None:
     base = {} if run.summary.monitor is None else run.summary.monitor.baseline
     if "rss_bytes" in base:
         return float(base["rss_bytes"])
+    return sampled_rss_baseline(run.monitor)
+
+
+def sampled_rss_baseline(samples: list[dict[str, Any]]) -> float | None:
+    """The median RSS of the monitor's baseline samples (bytes), None without any."""
     values = [
         float(s["rss_bytes"])
-        for s in run.monitor
+        for s in samples
         if s.get("phase") == "baseline" and isinstance(s.get("rss_bytes"), int | float)
     ]
     return statistics.median(values) if values else None
 
 
 def monitor_charts(run: RunData) -> list[Chart]:
-    samples = run.monitor
-    note = "no monitor.jsonl in this run" if not samples else "the monitor did not see this figure"
+    return target_charts(run.monitor, rss_baseline(run))
+
+
+def target_charts(
+    samples: list[dict[str, Any]],
+    base: float | None,
+    no_samples: str = "no monitor.jsonl in this run",
+) -> list[Chart]:
+    """The target monitor's charts from its samples (monitor.jsonl's rows); ``base``: the
+    baseline RSS in bytes; ``no_samples``: what the charts say when there is no sample at all.
+    The HTML report's and the live dashboard's."""
+    note = no_samples if not samples else "the monitor did not see this figure"
     spans = phase_spans(samples)
 
     def present(*lines: Line | None) -> tuple[Line, ...]:
         return tuple(line for line in lines if line is not None)
 
     rss = _series(samples, "rss_bytes", MIB)
-    base = rss_baseline(run)
     rss_refs: tuple[tuple[str, float], ...] = ()
     band = None
     if base is not None and rss is not None:
@@ -291,6 +321,13 @@ def monitor_charts(run: RunData) -> list[Chart]:
             present(rss),
             refs=rss_refs,
             band=band,
+            spans=spans,
+            empty_note=note,
+        ),
+        Chart(
+            "Backend CPU (%)",
+            "percent of one core",
+            present(_series(samples, "cpu_percent")),
             spans=spans,
             empty_note=note,
         ),

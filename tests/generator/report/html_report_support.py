@@ -21,18 +21,22 @@ from generator.scenario import scenario_from_dict
 from generator.workloads.base import IterationContext
 from tests.generator.ping_workload import PingWorkload, start_server
 
-EXPECTED_CHARTS = (
+GENERATOR_CHARTS = (
     "Active calls and VUs",
     "Arrival rate (iterations started per second)",
     "Turn latency per second (ms)",
     "Call outcomes per second",
     "Errors by kind per second",
     "Audio send lag p99 per second (ms)",
+)
+MONITOR_CHARTS = (
     "Backend RSS (MiB) with baseline and 20 % band",
+    "Backend CPU (%)",
     "Postgres connections vs max_connections",
     "DB pool: waiting for a connection",
     "Upstream 429s and rejections per second",
 )
+EXPECTED_CHARTS = GENERATOR_CHARTS + MONITOR_CHARTS
 
 
 class LaggyPing(PingWorkload):

@@ -20,6 +20,8 @@ from generator.report.html_sections import runbook_href
 from generator.report.summary_model import Calls, Summary, read_summary
 from tests.generator.report.html_report_support import (
     EXPECTED_CHARTS,
+    GENERATOR_CHARTS,
+    MONITOR_CHARTS,
     run_ping,
     with_diagnosis,
     write_monitor,
@@ -58,10 +60,10 @@ def drew(report: PageReport, title: str) -> list[dict[str, object]]:
 
 def test_runner_writes_report_html(runs: tuple[Path, Path]) -> None:
     html = (runs[0] / "runner-report.html").read_text(encoding="utf-8")
-    for title in EXPECTED_CHARTS[:6]:
+    for title in GENERATOR_CHARTS:
         assert f"<title>{title}</title>" in html.replace("&amp;", "&"), title
     # The runner ran before monitor.jsonl existed: monitor charts say so instead of drawing.
-    assert html.count("no monitor.jsonl in this run") == 4
+    assert html.count("no monitor.jsonl in this run") == len(MONITOR_CHARTS)
     assert "http_503" in html
 
 
@@ -172,7 +174,7 @@ def test_interrupted_run_still_renders(runs: tuple[Path, Path], tmp_path: Path) 
     html = render_run_html(tmp_path)
     assert "interrupted" in html
     assert 'aria-label="Turn latency per second (ms)"' in html
-    assert html.count("no monitor.jsonl in this run") == 4
+    assert html.count("no monitor.jsonl in this run") == len(MONITOR_CHARTS)
 
 
 def test_charts_without_data_show_a_note(tmp_path: Path) -> None:
