@@ -20,6 +20,7 @@ from bench.commands import run_options
 from generator.distributed import start_at
 from generator.distributed.shards import Distribution, RunLocal, run_distributed
 from generator.distributed.start_at import StartAt, parse_start_at
+from generator.distributed.workers import WorkerSlice
 from generator.errors import InvalidInput
 from generator.options import RunOptions
 from generator.scenario import Scenario, scenario_from_dict
@@ -226,3 +227,22 @@ def test_ctrl_c_while_a_command_waits_exits_130_with_nothing_started(tmp_path: P
             proc.kill()
         proc.communicate()  # reaps it and closes its pipe
     assert not out.exists()  # no run began
+
+
+def test_a_worker_process_is_not_told_to_wait_again(tmp_path: Path) -> None:
+    seen: list[argparse.Namespace] = []
+
+    def handler(args: argparse.Namespace) -> int:
+        seen.append(args)
+        return 0
+
+    args = argparse.Namespace(
+        start_at="+30s", workers=2, shard=None, worker_slice=None, out=None, json=True,
+        handler=handler,
+    )  # fmt: skip
+    part = WorkerSlice(index=1, count=2, out_dir=tmp_path / "workers" / "1")
+    assert run_options.run_worker(args, part) == 0
+    (child,) = seen
+    assert child.start_at is None
+    assert run_options.distribution_from_args(child).start_at is None
+    assert args.start_at == "+30s"  # the parent's flags are its own
