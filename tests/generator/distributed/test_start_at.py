@@ -246,3 +246,10 @@ def test_a_worker_process_is_not_told_to_wait_again(tmp_path: Path) -> None:
     assert child.start_at is None
     assert run_options.distribution_from_args(child).start_at is None
     assert args.start_at == "+30s"  # the parent's flags are its own
+
+
+def test_a_plan_holds_on_the_same_flag() -> None:
+    run_options.hold_until_start(argparse.Namespace(start_at=None))  # no flag: no wait
+    long_ago = dt.datetime.fromtimestamp(time.time() - 600, dt.UTC).isoformat()
+    with pytest.raises(InvalidInput, match="give a later instant"):
+        run_options.hold_until_start(argparse.Namespace(start_at=long_ago))
