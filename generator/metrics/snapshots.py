@@ -39,6 +39,7 @@ from generator.metrics.hlog import (
     read_intervals,
     tick_line,
 )
+from generator.metrics.queries import tag_key
 from generator.metrics.series import Delta, SeriesKey, TagKey
 
 FORMAT_VERSION = 1
@@ -227,6 +228,17 @@ def _read_line(
         pair[1] += int(total)
     elif kind == "g":
         second.gauges[key] = float(event["v"])
+
+
+def retag_gauges(fold: Fold, gauge_tags: Mapping[str, str]) -> None:
+    """Adds ``gauge_tags`` to the tags of every gauge ``fold`` names (see `from_snapshots`)."""
+
+    def retag(key: SeriesKey) -> SeriesKey:
+        return key[0], tag_key({**dict(key[1]), **gauge_tags})
+
+    fold.defs = [SeriesDef(d.id, d.kind, retag(d.key)) if d.kind == "g" else d for d in fold.defs]
+    for data in fold.seconds.values():
+        data.gauges = {retag(key): value for key, value in data.gauges.items()}
 
 
 def committed_intervals(run_dir: Path, snapshots: Snapshots) -> Iterator[Interval]:

@@ -34,6 +34,7 @@ from generator.metrics.snapshots import (
     SnapshotWriter,
     committed_intervals,
     read_snapshots,
+    retag_gauges,
 )
 from generator.metrics.trend import TrendAcc
 
@@ -258,13 +259,17 @@ class MetricsStore(StoreTables):
                 self._trends[name][key].add_buckets(counts)
 
     @classmethod
-    def from_snapshots(cls, run_dir: Path) -> MetricsStore:
+    def from_snapshots(cls, run_dir: Path, gauge_tags: Tags = None) -> MetricsStore:
         """Rebuilds the store whose snapshots are in ``run_dir`` (snapshots.py); a run without
-        an end snapshot (interrupted) reads as of its last whole one."""
+        an end snapshot (interrupted) reads as of its last whole one. ``gauge_tags`` are added
+        to every gauge's tags, as `record` does (a worker's slice: its gauge is a part of the
+        whole, so merged slices add up)."""
         store = cls(clock=_frozen_clock)
         snapshots = read_snapshots(run_dir)
         store.wall_start = snapshots.wall_start
         for fold in snapshots.folds:
+            if gauge_tags:
+                retag_gauges(fold, gauge_tags)
             store._apply(fold)
         # The trends' counts, interval by interval: they add up whatever the order.
         for interval in committed_intervals(run_dir, snapshots):

@@ -260,3 +260,27 @@ def test_damaged_lines_are_skipped_and_the_rest_reads(tmp_path: Path) -> None:
         handle.write("Tag=turn_latency,1732260001.250,1.000,1.000,HISTnotbase64!\n")
         handle.write("Tag=unknown_metric,1732260001.250,1.000\n")
     assert queries(MetricsStore.from_snapshots(tmp_path)) == queries(live)
+
+
+def test_slices_gauges_tagged_on_reading_add_up_when_merged(tmp_path: Path) -> None:
+    merged = MetricsStore(clock=FakeClock(0.0))
+    for i, vus in enumerate((3.0, 4.0)):
+        clock = FakeClock(100.0)
+        writer = SnapshotWriter(tmp_path / str(i), wall_start=WALL)
+        store = MetricsStore(clock=clock, snapshots=writer)
+        clock.now = 101.5
+        store.add_gauge("vus", vus, {"workload": "w"})
+        store.finish()
+        writer.close()
+        merged.merge(MetricsStore.from_snapshots(tmp_path / str(i), gauge_tags={"slice": str(i)}))
+    assert merged.gauge("vus", {"workload": "w"}) == (7.0, 7.0)
+    assert merged.tag_sets("vus") == [
+        {"slice": "0", "workload": "w"},
+        {"slice": "1", "workload": "w"},
+    ]
+    assert [row["gauges"] for row in merged.series_rows() if row["t"] == 1] == [
+        {
+            "vus{slice=0,workload=w}": 3.0,
+            "vus{slice=1,workload=w}": 4.0,
+        }
+    ]
