@@ -40,6 +40,13 @@ class RealtimeMetrics:
             "Handshakes refused with HTTP 401 (no or wrong API key)",
             registry=self.registry,
         )
+        self.session_ends_total = Counter(
+            prefix + "session_ends",
+            "Sessions the upstream itself ended, by reason (beta_api_shape_disabled: the beta "
+            "shape refused, close 4000; session_expired: the maximum duration, close 1001)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.first_delta_seconds = Histogram(
             prefix + "first_delta_seconds",
             "Time from response.create to the first delta sent",
@@ -55,6 +62,9 @@ class RealtimeMetrics:
 
     def first_delta(self, seconds: float) -> None:
         self.first_delta_seconds.observe(seconds)
+
+    def session_ended(self, reason: str) -> None:
+        self.session_ends_total.labels(reason=reason).inc()
 
     def rejected(self, reason: str) -> None:
         self.rejections_total.labels(reason=reason).inc()

@@ -86,6 +86,7 @@ class RealtimeSession:
             error, close = beta_refusal(self._f)
             self._push(now, Send(error))
             self._push(now, close)
+            self._listener.session_ended("beta_api_shape_disabled")
             return
         self._push(now, Send(self._f.make("session.created", session=self._rendered())))
         self._reset_vad(now)
@@ -366,6 +367,7 @@ class RealtimeSession:
         error, close = session_expired(self._f, max_s)
         self._push(now, Send(error))
         self._push(now, close)
+        self._listener.session_ended("session_expired")
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ class SessionListener(Protocol):
     def fault_fired(self, kind: str) -> None: ...
     def response_finished(self, status: str) -> None: ...
     def first_delta(self, seconds: float) -> None: ...
+    def session_ended(self, reason: str) -> None: ...
 
 
 class NullListener:
@@ -28,6 +29,9 @@ class NullListener:
         pass
 
     def first_delta(self, seconds: float) -> None:
+        pass
+
+    def session_ended(self, reason: str) -> None:
         pass
 
 

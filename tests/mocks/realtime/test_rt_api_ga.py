@@ -136,6 +136,8 @@ async def test_beta_header_is_refused_in_band_with_close_4000() -> None:
         with pytest.raises(ConnectionClosed) as info:
             await recv(ws)
         _, stats = await admin("GET", f"{server.admin_url}/admin/stats")
+        _, metrics = await admin("GET", f"{server.admin_url}/metrics")
+    assert 'callbench_realtime_session_ends_total{reason="beta_api_shape_disabled"} 1.0' in metrics
     assert error["type"] == "error"
     assert error["error"]["code"] == "beta_api_shape_disabled"
     assert info.value.rcvd is not None
@@ -164,6 +166,8 @@ async def test_session_max_duration_set_by_the_admin_api_closes_1001() -> None:
         events = await collect_until(ws, of_type("error"), within=5)
         with pytest.raises(ConnectionClosed) as info:
             await recv(ws)
+        _, metrics = await admin("GET", f"{server.admin_url}/metrics")
+    assert 'callbench_realtime_session_ends_total{reason="session_expired"} 1.0' in metrics
     assert events[0]["type"] == "session.created"
     assert events[-1]["error"]["code"] == "session_expired"
     assert info.value.rcvd is not None
