@@ -1,9 +1,9 @@
 """The faults of the fake Realtime upstream, one file per fault (Toxiproxy's ``toxics/``): each
 holds its config, its seeded draw and its effect behind the interface of ``base.py``. ``REGISTRY``
 names them: the keys of the faults document, the ``kind`` label of the metrics, and, within each
-stage (handshake, session, response), the order of the draws. Adding a fault is one file and one
-line here. ``FaultsConfig`` is the document that switches them on: every section optional,
-absent = off.
+stage (handshake, session, response), the order of the draws. Adding a fault is one file, its
+test, and its import and entry here. ``FaultsConfig`` is the document that switches them on:
+every section optional, absent = off.
 
     {"latency": {"distribution": "fixed", "ms": 300, "probability": 1.0},
      "handshake_429": {"probability": 0.1, "retry_after_s": 1},
