@@ -5,8 +5,9 @@ bench/commands/monitor_flags.py), the `RunOptions` and `Distribution` they mean,
 slice).
 
     add_distribution_arguments(parser)        --workers, --shard, --start-at (and the hidden
-                                              --worker-slice)
-    run_options(args, out_dir)                RunOptions: monitor, export hook, progress line
+                                              --worker-slice), --dashboard (dashboard_flag.py)
+    run_options(args, out_dir)                RunOptions: monitor, export hook, progress line,
+                                              live dashboard
     distribution_from_args(args)              Distribution: workers, shard, worker entry, start
     hold_until_start(args)                    waits for --start-at (a plan's runs, which take no
                                               Distribution)
@@ -22,6 +23,7 @@ import copy
 from pathlib import Path
 
 from bench.cli import Handler, run_handler
+from bench.commands.dashboard_flag import add_dashboard_argument, dashboard_from_args
 from bench.commands.monitor_flags import export_settings_from_args, monitor_config_from_args
 from bench.errors import UsageError
 from bench.monitoring import STACK_DIR, runbooks_dir
@@ -55,6 +57,7 @@ def add_distribution_arguments(parser: argparse.ArgumentParser) -> None:
         "timestamp, or +N s from now; give every shard the same instant",
     )
     parser.add_argument("--worker-slice", help=argparse.SUPPRESS)
+    add_dashboard_argument(parser)
 
 
 def run_options(args: argparse.Namespace, out_dir: Path, stack_dir: Path = STACK_DIR) -> RunOptions:
@@ -71,6 +74,7 @@ def run_options(args: argparse.Namespace, out_dir: Path, stack_dir: Path = STACK
         export=export,
         progress=progress_stream(),
         runbooks=runbooks_dir(),
+        dashboard=dashboard_from_args(args),
     )
 
 
