@@ -98,16 +98,24 @@ def chart_json(chart: Chart) -> dict[str, Any]:
     }
 
 
+def live_charts(
+    rows: list[dict[str, Any]], elapsed: float, samples: Sequence[Mapping[str, Any]]
+) -> list[Chart]:
+    """report.html's charts of the run so far: the store's per-second ``rows`` over ``elapsed``
+    seconds, and the monitor's ``samples`` (its RSS baseline: theirs, the summary being still
+    to come)."""
+    monitor = [dict(s) for s in samples]
+    return series_charts(rows, elapsed) + target_charts(
+        monitor, sampled_rss_baseline(monitor), "no target monitor in this run"
+    )
+
+
 def payload(
     name: str, store: MetricsStore | None, samples: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """What /data.json serves: the run's figures now and its charts (report.html's)."""
     rows = [] if store is None else store.series_rows()
-    monitor = [dict(s) for s in samples]
-    elapsed = 0.0 if store is None else store.elapsed()
-    charts = series_charts(rows, elapsed) + target_charts(
-        monitor, sampled_rss_baseline(monitor), "no target monitor in this run"
-    )
+    charts = live_charts(rows, 0.0 if store is None else store.elapsed(), samples)
     figures: dict[str, Any] = {}
     phase = "starting" if store is None else "load" if store.ended_at is None else "after load"
     if store is not None:
@@ -198,4 +206,4 @@ class Dashboard:
         return web.Response(body=self.data(), content_type="application/json", headers=HEADERS)
 
 
-__all__ = ["Dashboard", "DashboardSettings", "chart_json", "payload", "thin"]
+__all__ = ["Dashboard", "DashboardSettings", "chart_json", "live_charts", "payload", "thin"]

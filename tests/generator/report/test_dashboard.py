@@ -24,7 +24,14 @@ from generator.errors import InvalidInput
 from generator.metrics.store import MetricsStore
 from generator.monitor.config import MonitorConfig
 from generator.options import RunOptions
-from generator.report.dashboard import Dashboard, DashboardSettings, chart_json, payload, thin
+from generator.report.dashboard import (
+    Dashboard,
+    DashboardSettings,
+    chart_json,
+    live_charts,
+    payload,
+    thin,
+)
 from generator.report.dashboard_page import PAGE
 from generator.report.html_data import Chart, Line, generator_charts, load_run, monitor_charts
 from generator.report.summary_model import read_summary
@@ -45,15 +52,35 @@ def test_the_data_are_the_reports_charts(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run_ping(run, seconds=2, fail_every=3, seed=7)
     write_monitor(run / "monitor.jsonl", seconds=2, leak=False)
-    report = load_run(run, read_summary(run / "summary.json"))
-    store = MetricsStore.from_events(run / "events.jsonl")
-    data = payload("ping", store, report.monitor)
-    drawn = [chart_json(c) for c in generator_charts(report) + monitor_charts(report)]
-    assert [c["title"] for c in data["charts"]] == list(EXPECTED_CHARTS)
-    assert data["charts"] == drawn
-    arrivals = data["charts"][1]["lines"][0]
-    assert arrivals["label"] == "iterations started/s"
-    assert sum(arrivals["ys"]) == store.counter("iterations")
+    summary = read_summary(run / "summary.json")
+    report = load_run(run, summary)  # what report.html reads back from the directory
+    live = live_charts(report.rows, summary.duration_s, report.monitor)
+    assert live == generator_charts(report) + monitor_charts(report)
+    assert [c.title for c in live] == list(EXPECTED_CHARTS)
+    arrivals = live[1].lines[0]
+    assert arrivals.label == "iterations started/s"
+    assert sum(arrivals.ys) == summary.iterations
+
+
+def test_the_data_hold_the_runs_figures_now() -> None:
+    store = MetricsStore(clock=FakeClock())
+    for i in range(12):
+        store.add_counter(
+            "calls_total", 1, {"outcome": "failed" if i % 4 else "succeeded"}, at=i / 4
+        )
+        store.add_counter("iterations", 1, {"workload": "w"}, at=i / 4)
+    store.add_gauge("vus", 2.0, {"workload": "w"}, at=2.5)
+    store.tick()
+    data = payload("demo", store, [])
+    assert data["phase"] == "load"
+    assert data["figures"]["calls_succeeded"] == 3
+    assert data["figures"]["calls_failed"] == 9
+    assert data["figures"]["vus"] == 2
+    outcomes = next(c for c in data["charts"] if c["title"] == "Call outcomes per second")
+    assert outcomes["kind"] == "stacked"
+    assert sum(sum(line["ys"]) for line in outcomes["lines"]) == 12
+    assert data["charts"][-1]["empty_note"] == "no target monitor in this run"
+    json.dumps(data, allow_nan=False)
     assert data["figures"]["iterations"] == store.counter("iterations")
 
 
