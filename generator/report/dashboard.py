@@ -14,13 +14,16 @@ no script, style or font from the network (its Content-Security-Policy forbids a
 the HTML report's charts (html_data.series_charts over the store's per-second rows, and
 html_data.target_charts over the monitor's samples), each line thinned to at most MAX_POINTS.
 
-The server runs in the run's event loop, so building the data takes the load's time: it is built
-only when asked for, at most once a second and, on a long run where it grows costly, no more than
-a tenth of the time (each build waits ten times as long as the last one took).
+The server runs in the run's event loop. So that an hours-long soak's page does not hold its
+load up, the data are built only when asked for, at most once a second, from rows kept between
+builds (RowCache: only the newest seconds' rows are built again), and the charts and the JSON in
+a thread, from copies; a build that grows costly waits ten times its cost before the next one
+(the page's share of the CPU stays under a tenth).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import sys
@@ -31,6 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from generator.errors import InvalidInput
+from generator.metrics.series import Second, Series
 from generator.metrics.store import MetricsStore
 from generator.report.dashboard_page import PAGE
 from generator.report.dashboard_settings import HOST, DashboardSettings
@@ -110,12 +114,8 @@ def live_charts(
     )
 
 
-def payload(
-    name: str, store: MetricsStore | None, samples: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """What /data.json serves: the run's figures now and its charts (report.html's)."""
-    rows = [] if store is None else store.series_rows()
-    charts = live_charts(rows, 0.0 if store is None else store.elapsed(), samples)
+def figures_now(name: str, store: MetricsStore | None) -> dict[str, Any]:
+    """The run's name, phase and live figures (the progress line's), as /data.json leads."""
     figures: dict[str, Any] = {}
     phase = "starting" if store is None else "load" if store.ended_at is None else "after load"
     if store is not None:
@@ -129,12 +129,78 @@ def payload(
             "errors": live.errors,
             "dropped": live.dropped,
         }
-    return {
-        "name": name,
-        "phase": phase,
-        "figures": figures,
-        "charts": [chart_json(c) for c in charts],
-    }
+    return {"name": name, "phase": phase, "figures": figures}
+
+
+def payload(
+    name: str, store: MetricsStore | None, samples: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """What /data.json serves: the run's figures now and its charts (report.html's)."""
+    rows = [] if store is None else store.series_rows()
+    charts = live_charts(rows, 0.0 if store is None else store.elapsed(), samples)
+    return {**figures_now(name, store), "charts": [chart_json(c) for c in charts]}
+
+
+def _encode(
+    head: dict[str, Any],
+    rows: list[dict[str, Any]],
+    elapsed: float,
+    samples: list[dict[str, Any]],
+) -> bytes:
+    """The /data.json body from copies only (it runs in a thread while the load goes on)."""
+    charts = [chart_json(c) for c in live_charts(rows, elapsed, samples)]
+    return json.dumps({**head, "charts": charts}, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _mark(data: Second | None) -> tuple[int, int] | None:
+    """What can change in a second after it has passed: an iteration counts where it started
+    and where it ran (series.Pending.span) only once it ends, maybe minutes later."""
+    return None if data is None else (data.started, data.busy_us)
+
+
+class RowCache:
+    """The store's per-second rows (MetricsStore.series_rows's), kept between builds: a row is
+    built again only while its second may still gain observations (the last OPEN_S) or when an
+    iteration that ran through it has ended since, so a build of an hours-long run costs the
+    seconds that changed, not all of them. Each row is a new dict, never changed after it is
+    handed out (a thread may read them while the loop goes on)."""
+
+    OPEN_S = 3  # the newest seconds may still gain observations (an iteration's end, a fold)
+    CHUNK = 1000  # seconds' rows built at one go (~50 ms) before the loop gets a turn
+
+    def __init__(self) -> None:
+        self._rows: dict[int, dict[str, Any]] = {}
+        self._marks: dict[int, tuple[int, int] | None] = {}
+        self._final_to: int | None = None  # rows up to this second need no rebuild but by mark
+
+    async def rows(self, store: MetricsStore) -> list[dict[str, Any]]:
+        seconds = store.series.seconds
+        if not seconds:
+            return []
+        first, newest = min(seconds), max(seconds)
+        final_to = self._final_to if self._final_to is not None else first - 1
+        stale = [
+            t
+            for t in range(first, newest + 1)
+            if t > final_to or t not in self._rows or self._marks.get(t) != _mark(seconds.get(t))
+        ]
+        for start in range(0, len(stale), self.CHUNK):
+            if start:
+                await asyncio.sleep(0)  # a page opened late in a soak: let the load run between
+            self._build(seconds, stale[start : start + self.CHUNK])
+        self._final_to = newest - self.OPEN_S
+        return [self._rows[t] for t in range(first, newest + 1)]
+
+    def _build(self, seconds: Mapping[int, Second], stale: list[int]) -> None:
+        part = Series()
+        part.seconds = {t: seconds[t] for t in stale if t in seconds}
+        for t in stale:
+            part.at(t)  # in the copy only: a quiet second is a row too
+        wanted = set(stale)
+        for row in part.rows():
+            if row["t"] in wanted:
+                self._rows[row["t"]] = row
+                self._marks[row["t"]] = _mark(seconds.get(row["t"]))
 
 
 class Dashboard:
@@ -149,19 +215,25 @@ class Dashboard:
         self._runner: web.AppRunner | None = None
         self._body = b""
         self._next_build = 0.0
+        self._lock = asyncio.Lock()
+        self._rows = RowCache()
+        self._copied: list[dict[str, Any]] = []  # the monitor's samples so far (it only appends)
 
     def watch(self, store: MetricsStore, samples: Samples | None = None) -> None:
         """Chart ``store`` (and the monitor's ``samples``) from now on."""
         self._store = store
+        self._rows = RowCache()
         if samples is not None:
             self._samples = samples
+            self._copied = []
         self._next_build = 0.0
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get("/", self._page)
         app.router.add_get("/data.json", self._data)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A page's poll may be waiting when the run ends: stopping does not wait a minute for it.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, HOST, self.settings.port, reuse_address=True)
         try:
@@ -188,22 +260,41 @@ class Dashboard:
         if runner is not None:
             await runner.cleanup()
 
-    def data(self) -> bytes:
-        """The current /data.json body, rebuilt when it is due (module docstring)."""
-        now = time.monotonic()
-        if not self._body or now >= self._next_build:
+    async def data(self) -> bytes:
+        """The current /data.json body, rebuilt when it is due (module docstring). The figures
+        and the new rows are taken in the loop; the charts and the JSON are built from copies in
+        a thread, so a long run's build does not hold the load up."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._body and now < self._next_build:
+                return self._body
+            store = self._store
+            head = figures_now(self.name, store)
+            rows = [] if store is None else await self._rows.rows(store)
+            elapsed = 0.0 if store is None else store.elapsed()
+            samples = self._samples()
+            self._copied += [dict(s) for s in samples[len(self._copied) :]]
             started = time.perf_counter()
-            found = payload(self.name, self._store, self._samples())
-            self._body = json.dumps(found, separators=(",", ":"), allow_nan=False).encode()
+            self._body = await asyncio.to_thread(_encode, head, rows, elapsed, list(self._copied))
             cost = time.perf_counter() - started
-            self._next_build = now + max(REFRESH_S, cost / COST_SHARE)
-        return self._body
+            self._next_build = time.monotonic() + max(REFRESH_S, cost / COST_SHARE)
+            return self._body
 
     async def _page(self, request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html", headers=HEADERS)
 
     async def _data(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.data(), content_type="application/json", headers=HEADERS)
+        body = await self.data()
+        return web.Response(body=body, content_type="application/json", headers=HEADERS)
 
 
-__all__ = ["Dashboard", "DashboardSettings", "chart_json", "live_charts", "payload", "thin"]
+__all__ = [
+    "Dashboard",
+    "DashboardSettings",
+    "RowCache",
+    "chart_json",
+    "figures_now",
+    "live_charts",
+    "payload",
+    "thin",
+]

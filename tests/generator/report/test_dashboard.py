@@ -21,12 +21,13 @@ import aiohttp
 import pytest
 
 from generator.errors import InvalidInput
-from generator.metrics.store import MetricsStore
+from generator.metrics.store import ITERATION_TREND, MetricsStore
 from generator.monitor.config import MonitorConfig
 from generator.options import RunOptions
 from generator.report.dashboard import (
     Dashboard,
     DashboardSettings,
+    RowCache,
     chart_json,
     live_charts,
     payload,
@@ -82,6 +83,24 @@ def test_the_data_hold_the_runs_figures_now() -> None:
     assert data["charts"][-1]["empty_note"] == "no target monitor in this run"
     json.dumps(data, allow_nan=False)
     assert data["figures"]["iterations"] == store.counter("iterations")
+
+
+async def test_the_row_cache_equals_the_stores_rows_as_a_run_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(RowCache, "CHUNK", 4)  # a first build in several goes, too
+    clock = FakeClock()
+    store = MetricsStore(clock=clock)
+    cache = RowCache()
+    for second in (0, 1, 2, 3, 7, 8, 9, 10, 15):  # quiet seconds between some
+        store.add_counter("iterations", 1, {"workload": "w"}, at=second + 0.2)
+        store.add_trend("turn_latency", 100.0 + second, {"workload": "w"}, at=second + 0.5)
+        if second >= 2:  # a late observation in a second already built
+            store.add_counter("errors_total", 1, {"kind": "late"}, at=second - 1.5)
+        if second >= 8:  # a call of several seconds, counted where it ran once it ends
+            store.add_trend(ITERATION_TREND, 6000.0, {"workload": "w"}, at=second + 0.9)
+        assert await cache.rows(store) == store.series_rows(), second
+    assert [r["t"] for r in await cache.rows(store)] == list(range(16))
 
 
 def test_long_lines_are_thinned_by_averaging() -> None:
