@@ -14,6 +14,7 @@ from typing import TextIO
 
 from generator.load.base import Timeline
 from generator.metrics.exporter import ExportSettings
+from generator.metrics.snapshots import Tee
 from generator.monitor.config import MonitorConfig
 from generator.monitor.monitor import Monitor
 from generator.report.dashboard_settings import DashboardSettings
@@ -30,6 +31,9 @@ class RunOptions:
     ``runbooks``: the directory of the findings' runbooks, ``ID.md`` each (the HTML report links
     them; None: a finding's runbook id is shown, not linked). ``dashboard``: serve the live page
     on 127.0.0.1 while the run goes (generator/report/dashboard.py; None: no page).
+    ``raw_events``: also write every observation there (events.jsonl, gzip when the name ends in
+    .gz; a relative path is inside the run directory; None: snapshots only). ``snapshot_tee``: told
+    of each snapshot's text as it is written (a `--workers` child hands its snapshots over so).
     """
 
     out_dir: Path
@@ -40,6 +44,13 @@ class RunOptions:
     handle_sigint: bool = True
     runbooks: Path | None = None
     dashboard: DashboardSettings | None = None
+    raw_events: Path | None = None
+    snapshot_tee: Tee | None = None
+
+    @property
+    def raw_events_path(self) -> Path | None:
+        """Where the per-observation events go (None: nowhere)."""
+        return None if self.raw_events is None else self.out_dir / self.raw_events
 
     @property
     def monitored(self) -> bool:

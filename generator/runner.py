@@ -2,17 +2,21 @@
 writes the run directory.
 
     RUN_DIR/run.json       scenario, workload descriptions, start time, status (written first)
-    RUN_DIR/events.jsonl   every observation, as it happens (generator/metrics/events.py)
+    RUN_DIR/metrics.jsonl  the store's snapshots, once a second and at the end, with
+    RUN_DIR/metrics.hlog   the trends' per-second HDR histograms (generator/metrics/snapshots.py)
+    RUN_DIR/events.jsonl   every observation, only when RunOptions.raw_events asks (any name;
+                           gzip when it ends in .gz; generator/metrics/events.py)
     RUN_DIR/summary.json   the summary (docs/summary-schema.md)
     RUN_DIR/junit.xml      one test case per threshold
     RUN_DIR/report.md      the Markdown report
     RUN_DIR/monitor.jsonl  the target monitor's samples, when the run has a monitor
     RUN_DIR/report.html    the self-contained HTML report with charts (generator/report/html.py)
 
-Once a second it samples the `vus` gauge, flushes events, evaluates thresholds (an abortOnFail
-threshold that fails with data stops the run) and updates the progress line. SIGINT stops the
-run at once — running iterations are cancelled — and the summary is still written (status
-`interrupted`, exit 130). Setup failures (TargetUnreachable) propagate before any load starts.
+Once a second it samples the `vus` gauge, writes a snapshot (store.tick), evaluates thresholds
+(an abortOnFail threshold that fails with data stops the run) and updates the progress line.
+SIGINT stops the run at once — running iterations are cancelled — and the summary is still
+written (status `interrupted`, exit 130). Setup failures (TargetUnreachable) propagate before
+any load starts.
 
 What a run watches, serves and writes where comes from its RunOptions (generator/options.py),
 built by the caller; the runner reads no flags and no module state.
@@ -42,6 +46,7 @@ from generator import exitcodes
 from generator.load.base import LoadRun
 from generator.metrics.events import EventSink
 from generator.metrics.exporter import MetricsExporter
+from generator.metrics.snapshots import SnapshotWriter
 from generator.metrics.store import ITERATION_TREND, MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
 from generator.monitor.monitor import Monitor
@@ -140,8 +145,12 @@ class Runner:
                 "memory_tolerance": c.memory_tolerance,
                 "db_tolerance": c.db_tolerance,
             }
+        raw_path = self.options.raw_events_path
+        if raw_path is not None:
+            meta["raw_events"] = str(self.options.raw_events)
         self._write_meta(meta)
-        sink = EventSink(self.out_dir / "events.jsonl", clock=self.timeline.clock)
+        writer: SnapshotWriter | None = None
+        sink: EventSink | None = None
         try:
             if self.dashboard is not None:
                 await self.dashboard.start()
@@ -153,7 +162,10 @@ class Runner:
                 )
                 if not await self._interruptible(monitor.baseline()):
                     self.status = "interrupted"
-            store = MetricsStore(clock=self.timeline.clock, sink=sink)
+            writer = SnapshotWriter(self.out_dir, tee=self.options.snapshot_tee)
+            if raw_path is not None:
+                sink = EventSink(raw_path, clock=self.timeline.clock)
+            store = MetricsStore(clock=self.timeline.clock, snapshots=writer, sink=sink)
             if self.dashboard is not None:
                 self.dashboard.watch(store, None if monitor is None else lambda: monitor.samples)
             if self.exporter is not None:
@@ -176,7 +188,10 @@ class Runner:
             if monitor is not None and self.status != "interrupted":
                 await self._cooldown(monitor)
         finally:
-            sink.close()
+            if writer is not None:
+                writer.close()
+            if sink is not None:
+                sink.close()
             if monitor is not None:
                 await monitor.close()
             if self.exporter is not None:

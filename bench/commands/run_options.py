@@ -5,9 +5,10 @@ bench/commands/monitor_flags.py), the `RunOptions` and `Distribution` they mean,
 slice).
 
     add_distribution_arguments(parser)        --workers, --shard, --start-at (and the hidden
-                                              --worker-slice), --dashboard (dashboard_flag.py)
+                                              --worker-slice), --dashboard (dashboard_flag.py),
+                                              --raw-events [FILE]
     run_options(args, out_dir)                RunOptions: monitor, export hook, progress line,
-                                              live dashboard
+                                              live dashboard, raw events
     distribution_from_args(args)              Distribution: workers, shard, worker entry, start
     hold_until_start(args)                    waits for --start-at (a plan's runs, which take no
                                               Distribution)
@@ -32,9 +33,24 @@ from generator.distributed.shards import MIN_VUS_PER_WORKER, Distribution, RunLo
 from generator.distributed.split import parse_slice
 from generator.distributed.start_at import StartAt
 from generator.distributed.workers import WorkerEntry, WorkerSlice
+from generator.metrics.readback import DEFAULT_RAW_EVENTS
 from generator.options import RunOptions
 from generator.runner import progress_stream
 from generator.scenario import Scenario
+
+# What a run directory holds of its own: --raw-events must not overwrite one of them.
+RUN_DIR_FILES = (
+    "run.json",
+    "metrics.jsonl",
+    "metrics.hlog",
+    "summary.json",
+    "junit.xml",
+    "report.md",
+    "report.html",
+    "monitor.jsonl",
+    "stdout.txt",
+    "stderr.txt",
+)
 
 
 def add_distribution_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,13 +74,47 @@ def add_distribution_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--worker-slice", help=argparse.SUPPRESS)
     add_dashboard_argument(parser)
+    add_raw_events_argument(parser)
+
+
+def add_raw_events_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--raw-events",
+        nargs="?",
+        const=DEFAULT_RAW_EVENTS,
+        metavar="FILE",
+        help="also write every observation, one JSON line each (default file: "
+        f"{DEFAULT_RAW_EVENTS} in the run directory; a relative FILE is inside it; gzip when "
+        "FILE ends in .gz). Without it a run writes only per-second snapshots",
+    )
+
+
+def raw_events_from_args(args: argparse.Namespace) -> Path | None:
+    """The --raw-events file, relative to the run directory (None: not asked for)."""
+    text = getattr(args, "raw_events", None)
+    if text is None:
+        return None
+    path = Path(text)
+    if not text.strip() or text.endswith(("/", "\\")) or path.name in RUN_DIR_FILES:
+        raise UsageError(
+            f"--raw-events {text!r}: give a file name such as events.jsonl or run.jsonl.gz "
+            f"(not a directory, nor one of the run's own files: {', '.join(RUN_DIR_FILES)})"
+        )
+    return path
 
 
 def run_options(args: argparse.Namespace, out_dir: Path, stack_dir: Path = STACK_DIR) -> RunOptions:
     """The options the flags ask for. A worker process of `--workers` never monitors nor serves
     /metrics: its parent does."""
+    raw_events = raw_events_from_args(args)
     if getattr(args, "worker_slice", None):
-        return RunOptions(out_dir=out_dir, progress=progress_stream(), runbooks=runbooks_dir())
+        return RunOptions(
+            out_dir=out_dir,
+            progress=progress_stream(),
+            runbooks=runbooks_dir(),
+            raw_events=raw_events,
+            snapshot_tee=getattr(args, "snapshot_tee", None),
+        )
     config = monitor_config_from_args(args, stack_dir)
     watching = config is not None and not config.is_empty
     export = export_settings_from_args(args, stack_dir, watching)
@@ -75,6 +125,7 @@ def run_options(args: argparse.Namespace, out_dir: Path, stack_dir: Path = STACK
         progress=progress_stream(),
         runbooks=runbooks_dir(),
         dashboard=dashboard_from_args(args),
+        raw_events=raw_events,
     )
 
 
@@ -129,5 +180,6 @@ def run_worker(args: object, part: WorkerSlice) -> int:
     child.worker_slice, child.workers, child.shard = f"{part.index}/{part.count}", 1, None
     child.start_at = None  # the parent waited before it started its workers
     child.out, child.json = part.out_dir, False
+    child.snapshot_tee = part.snapshot_tee()  # its snapshots to the parent, over its pipe
     handler: Handler = child.handler
     return run_handler(handler, child, quiet_interrupt=True)

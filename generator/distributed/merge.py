@@ -1,12 +1,13 @@
 """Merging the run directories of several slices (worker processes or `--shard I/N` runs) into
-one run directory with the usual files: run.json, events.jsonl, summary.json, junit.xml and
-report.md, thresholds evaluated on the merged figures.
+one run directory with the usual files: run.json, the snapshots (metrics.jsonl + metrics.hlog;
+combined.py), summary.json, junit.xml, report.md and report.html, thresholds evaluated on the
+merged figures. Slices written before snapshots existed (events.jsonl only) are still read.
 
 A slice's run.json carries a `slice` entry ({index, count, scenario}) naming its place and the
 whole scenario it is a slice of; the merge checks that the slices belong together (same count,
 no index twice), warns about missing ones, and reports every problem at once. The merged run's
-status is the worst of its slices' (interrupted > aborted > completed); a slice whose events
-have no end mark was cut short and makes the merged run interrupted.
+status is the worst of its slices' (interrupted > aborted > completed); a slice whose snapshots
+or events have no end mark was cut short and makes the merged run interrupted.
 
 Slices are lined up by wall clock (align.py): each slice's times move by its start minus the
 earliest slice's, so second k of the merged series is the same wall-clock second for all of
@@ -26,9 +27,10 @@ from typing import Any
 
 from generator import exitcodes
 from generator.distributed.align import start_offsets, wall_start
-from generator.distributed.tail import merge_event_files
+from generator.distributed.combined import Combined, combine_run_dirs, copy_raw_events
 from generator.errors import InvalidInput
-from generator.metrics.events import EventSink
+from generator.metrics.readback import RAW_EVENTS_KEY, has_results
+from generator.metrics.snapshots import METRICS_JSONL
 from generator.metrics.thresholds import evaluate
 from generator.monitor.evidence import MonitorEvidence
 from generator.report.summary import build_summary
@@ -44,10 +46,11 @@ def worst_status(statuses: Sequence[str]) -> str:
 
 
 def read_meta(run_dir: Path, problems: list[str]) -> dict[str, Any] | None:
-    meta_path, events_path = run_dir / "run.json", run_dir / "events.jsonl"
-    missing = [p.name for p in (meta_path, events_path) if not p.is_file()]
-    if missing:
-        problems.extend(f"{run_dir}: {name} is missing" for name in missing)
+    meta_path = run_dir / "run.json"
+    if not meta_path.is_file():
+        problems.append(f"{run_dir}: run.json is missing")
+        if not has_results(run_dir):
+            problems.append(f"{run_dir}: {METRICS_JSONL} (or events.jsonl) is missing")
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -56,6 +59,9 @@ def read_meta(run_dir: Path, problems: list[str]) -> dict[str, Any] | None:
         return None
     if not isinstance(meta, dict):
         problems.append(f"{run_dir}/run.json: not a JSON object")
+        return None
+    if not has_results(run_dir, meta):
+        problems.append(f"{run_dir}: {METRICS_JSONL} (or events.jsonl) is missing")
         return None
     return meta
 
@@ -111,12 +117,15 @@ def merge_run_dirs(
     extra_meta: dict[str, Any] | None = None,
     monitor: Callable[[float | None], MonitorEvidence] | None = None,
     runbooks: Path | None = None,
+    combined: Combined | None = None,
 ) -> RunOutcome:
     """Merges ``run_dirs`` into ``out_dir``; thresholds come from ``scenario`` (default: the
     whole scenario the slices name). ``status``, when given, is the merged run's status as is
     (the parent of workers knows why they stopped); else the worst of the slices'. ``monitor``
     gives the target monitor's evidence for the merged load's end (a monitored `--workers` run);
-    ``runbooks``, where the findings' runbooks are (the HTML report's links)."""
+    ``runbooks``, where the findings' runbooks are (the HTML report's links). ``combined``: the
+    slices' figures already combined into ``out_dir`` (the parent of workers does it as their
+    snapshots arrive); else they are read from ``run_dirs``."""
     problems: list[str] = []
     if not run_dirs:
         problems.append("no run directory to merge")
@@ -127,22 +136,16 @@ def merge_run_dirs(
     if problems or scenario is None:
         raise InvalidInput("merge", problems or ["no scenario found in the run directories"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    events = out_dir / "events.jsonl"
-    events.unlink(missing_ok=True)
-    sink = EventSink(events, flush_interval_s=3600.0)
     ids = [str(m.get(SLICE_KEY, {}).get("index", i)) for i, m in enumerate(found)]
     starts = [wall_start(d, m) for d, m in zip(run_dirs, found, strict=True)]
     offsets = start_offsets(starts)
     known = [s for s in starts if s is not None]
-    try:
-        store, ends = merge_event_files(
-            ((i, d / "events.jsonl") for i, d in zip(ids, run_dirs, strict=True)),
-            sink,
-            shifts=dict(zip(ids, offsets, strict=True)),
-            wall=min(known) if known else None,
-        )
-    finally:
-        sink.close()
+    wall = min(known) if known else None
+    if combined is None:
+        combined = combine_run_dirs(run_dirs, found, ids, offsets, out_dir, wall)
+    else:
+        combined.raw_events = copy_raw_events(run_dirs, found, ids, offsets, out_dir, wall)
+    store, ends = combined.store, combined.ends
     statuses = [str(m.get("status", "interrupted")) for m in found]
     statuses += ["interrupted" for end in ends if end is None]
     started = sorted(str(m["started_at"]) for m in found if m.get("started_at"))
@@ -150,7 +153,7 @@ def merge_run_dirs(
     meta: dict[str, Any] = {
         "name": scenario.name,
         "started_at": started[0] if started else now,
-        "wall_start": min(known) if known else None,
+        "wall_start": wall,
         "slice_offsets_s": {i: round(o, 6) for i, o in zip(ids, offsets, strict=True)},
         "scenario": scenario.model_dump(mode="json"),
         "workloads": workload_meta(scenario),
@@ -158,6 +161,8 @@ def merge_run_dirs(
         "merged_from": [str(d) for d in run_dirs],
         **(extra_meta or {}),
     }
+    if combined.raw_events is not None:
+        meta[RAW_EVENTS_KEY] = combined.raw_events
     (out_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     evidence = None if monitor is None else monitor(store.ended_at)
     summary = build_summary(store, evaluate(store, scenario.parsed_thresholds()), meta, evidence)

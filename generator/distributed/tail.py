@@ -1,4 +1,5 @@
-"""Replaying events.jsonl files into one store, whole or as they grow.
+"""Replaying events.jsonl files (gzip or not) into one store, whole or as they grow, or copying
+them into one.
 
 Every observation of a worker or shard lands in its events.jsonl (generator/metrics/events.py);
 replaying the files of N slices into one store gives exactly the store that would have seen every
@@ -12,13 +13,21 @@ workers can evaluate thresholds on the merged figures every second while they ru
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from generator.metrics.events import FORMAT_VERSION, EventParser, EventSink, event_prefix
+from generator.metrics.events import (
+    FORMAT_VERSION,
+    EventParser,
+    EventSink,
+    event_prefix,
+    open_events,
+)
 from generator.metrics.queries import tag_key
 from generator.metrics.store import MetricsStore
 
@@ -92,18 +101,17 @@ def merge_event_files(
         end: float | None = None
         parse = EventParser().parse
         shift = (shifts or {}).get(slice_id, 0.0)
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                event = parse(line)
-                if event is None:
-                    continue
-                if shift and "t" in event:
-                    event, line = _shifted(event, line, shift)
-                found = replay(store, event, slice_id)
-                if found is not None:
-                    end = found
-                elif sink is not None:
-                    _copy(sink, line, event, slice_id)
+        for line in _lines(path):
+            event = parse(line)
+            if event is None:
+                continue
+            if shift and "t" in event:
+                event, line = _shifted(event, line, shift)
+            found = replay(store, event, slice_id)
+            if found is not None:
+                end = found
+            elif sink is not None:
+                _copy(sink, line, event, slice_id)
         ends.append(end)
     known = [e for e in ends if e is not None]
     # The run's meta says when a slice was cut short; the figures still cover all it recorded.
@@ -111,6 +119,48 @@ def merge_event_files(
     if sink is not None:
         sink.write({"k": "end", "t": store.ended_at})
     return store, ends
+
+
+def copy_event_files(
+    paths: Iterable[tuple[str, Path]],
+    sink: EventSink,
+    *,
+    shifts: Mapping[str, float] | None = None,
+    wall: float | None = None,
+) -> float | None:
+    """The named slices' event files copied into ``sink`` as `merge_event_files` writes them
+    (one header, each slice's lines moved by its shift, gauges with their slice tag, one end
+    mark at the latest end), without recording them anywhere: the figures come from the
+    snapshots. Returns the end written (None: no slice ended)."""
+    start = time.time() if wall is None else wall
+    sink.write({"k": "start", "format": FORMAT_VERSION, "wall": start})
+    latest: float | None = None
+    for slice_id, path in paths:
+        shift = (shifts or {}).get(slice_id, 0.0)
+        parse = EventParser().parse
+        for line in _lines(path):
+            event = parse(line)
+            if event is None:
+                continue
+            if shift and "t" in event:
+                event, line = _shifted(event, line, shift)
+            if event.get("k") == "end":
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    end = float(event["t"])
+                    latest = end if latest is None else max(latest, end)
+            else:
+                _copy(sink, line, event, slice_id)
+    if latest is not None:
+        sink.write({"k": "end", "t": latest})
+    return latest
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with open_events(path, "r") as handle:
+        try:
+            yield from handle
+        except (EOFError, gzip.BadGzipFile):  # a gzip stream cut off by a killed run
+            return
 
 
 def _shifted(event: dict[str, Any], line: str, shift: float) -> tuple[dict[str, Any], str]:

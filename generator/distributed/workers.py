@@ -8,13 +8,14 @@ thresholds of its own, its stdout and stderr in files there. The CLI's entry re-
 command on the same flags (bench/commands/run_options.py); without one, `scenario_entry` runs
 the slice from the scenario alone.
 
-While they run, the parent tails the children's events.jsonl (each flushes at least once a
-second), replays them into one live store, and once a second evaluates the abortOnFail
-thresholds on it — the merged figures, not any one child's. (With no such threshold and no
-progress line to draw, it does not tail: the merge at the end reads the files anyway.) When one
+Each child hands its snapshots to the parent over a pipe as it writes them, once a second and at
+the end (handover.py); the parent combines them into one live store as they arrive, written into
+OUT as the merged run's snapshots, and once a second evaluates the abortOnFail thresholds and
+draws the progress line on it — the merged figures, not any one child's. When a threshold
 fails, or on Ctrl-C, or when a child dies of a setup error, the parent sends SIGINT to every
 child still running; the generator's runner stops on SIGINT and still writes its results. At the
-end the parent merges the children's directories into OUT (generator/distributed/merge.py).
+end the parent writes the merged run's summary and reports from that store (merge.py); only
+the children's run.json files are read (and their `--raw-events` files, when asked for).
 """
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TextIO, cast
 
 from generator import exitcodes
+from generator.distributed.combined import Combined
 from generator.distributed.fastloop import run
+from generator.distributed.handover import Handover, SnapshotSender
 from generator.distributed.merge import merge_run_dirs
 from generator.distributed.parent_monitor import ParentMonitor
 from generator.distributed.split import split_scenario
-from generator.distributed.tail import EventTail, replay, replay_store
 from generator.errors import InvalidInput, RunBroken, TargetUnreachable, exit_code_of
+from generator.metrics.readback import has_results
+from generator.metrics.snapshots import Tee
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
 from generator.options import RunOptions
@@ -53,11 +57,17 @@ STOP_GRACE_S = 60.0  # after SIGINT, how long a child may take to write its resu
 
 @dataclass(frozen=True)
 class WorkerSlice:
-    """What one worker process runs: slice ``index`` of ``count`` into ``out_dir``."""
+    """What one worker process runs: slice ``index`` of ``count`` into ``out_dir``; its
+    snapshots also go to ``channel`` (the parent's pipe; None: files only)."""
 
     index: int
     count: int
     out_dir: Path
+    channel: Connection | None = None
+
+    def snapshot_tee(self) -> Tee | None:
+        """The tee that hands this slice's snapshots to the parent (None: no pipe)."""
+        return None if self.channel is None else SnapshotSender(self.channel)
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,8 @@ def run_scenario_slice(data: object, part: WorkerSlice) -> int:
         if piece is None:
             raise InvalidInput("worker slice", [f"{part.index}/{part.count} holds no work"])
         piece = piece.model_copy(update={"thresholds": []})
-        return run(Runner(piece, RunOptions(out_dir=part.out_dir)).run()).exit_code
+        options = RunOptions(out_dir=part.out_dir, snapshot_tee=part.snapshot_tee())
+        return run(Runner(piece, options).run()).exit_code
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
     except Exception as exc:
@@ -116,26 +127,26 @@ def child_main(entry: WorkerEntry, part: WorkerSlice) -> None:
 
 
 class Supervisor:
-    """Watches N running children: live merged store, thresholds, stop signals."""
+    """Watches N running children: their snapshots combined live, thresholds, stop signals."""
 
     def __init__(
         self,
         procs: list[BaseProcess],
-        dirs: list[Path],
+        handover: Handover,
         thresholds: list[Threshold],
         progress: TextIO | None,
     ) -> None:
         self.procs = procs
-        self.tails = [EventTail(d / "events.jsonl") for d in dirs]
+        self.handover = handover
         self.watched = [t for t in thresholds if t.abort_on_fail]
         self.progress = progress
-        self.store: MetricsStore = replay_store()
-        # Replaying costs the parent several µs per observation: at tens of thousands of
-        # requests a second that is most of a core taken from the children. So it follows the
-        # children only for what needs the merged figures while they run.
-        self.live = bool(self.watched) or progress is not None
         self.status: str | None = None  # set when the parent stopped the children
         self.stopped = False
+        self._next_check = time.monotonic() + TICK_S
+
+    @property
+    def store(self) -> MetricsStore:
+        return self.handover.store
 
     def stop_children(self) -> None:
         self.stopped = True
@@ -145,10 +156,14 @@ class Supervisor:
                     os.kill(proc.pid, signal.SIGINT)
 
     def poll(self) -> None:
-        if self.live:
-            for index, tail in enumerate(self.tails):
-                for event in tail.read_new():
-                    replay(self.store, event, str(index))
+        self.handover.poll()
+        now = time.monotonic()
+        if now < self._next_check:
+            return  # snapshots arrive whenever a child writes one; the checks run once a second
+        self._next_check = now + TICK_S
+        self.check()
+
+    def check(self) -> None:
         if not self.stopped:
             self._check_abort()
             self._check_failed_children()
@@ -179,7 +194,9 @@ class Supervisor:
         deadline: float | None = None
         while any(p.is_alive() for p in self.procs):
             try:
-                wait([p.sentinel for p in self.procs if p.is_alive()], timeout=TICK_S)
+                alive = [p.sentinel for p in self.procs if p.is_alive()]
+                timeout = max(0.0, self._next_check - time.monotonic())
+                wait([*alive, *self.handover.waitables()], timeout=timeout)
                 self.poll()
             except KeyboardInterrupt:
                 self.status = "interrupted"
@@ -192,7 +209,8 @@ class Supervisor:
                         proc.kill()
         for proc in self.procs:
             proc.join()
-        self.poll()
+        self.handover.drain()
+        self.check()
         if self.progress is not None:
             self.progress.write("\n")
 
@@ -247,15 +265,25 @@ def _run_children(
     context = multiprocessing.get_context("spawn")
     dirs = [out_dir / "workers" / str(i) for i in range(count)]
     procs: list[BaseProcess] = []
+    readers: list[Connection] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
     for index, run_dir in enumerate(dirs):
-        part = WorkerSlice(index, count, run_dir)
+        reader, writer = context.Pipe(duplex=False)
+        part = WorkerSlice(index, count, run_dir, writer)
         proc = context.Process(
             target=child_main, args=(entry, part), name=f"callbench-worker-{index}"
         )
         proc.start()
+        writer.close()  # the child holds its own end: the pipe ends when the child does
         procs.append(proc)
-    supervisor = Supervisor(procs, dirs, scenario.parsed_thresholds(), options.progress)
-    supervisor.run()
+        readers.append(reader)
+    handover = Handover(readers, out_dir)
+    try:
+        supervisor = Supervisor(procs, handover, scenario.parsed_thresholds(), options.progress)
+        supervisor.run()
+        store = handover.finish()
+    finally:
+        handover.close()
     if watcher is not None:
         watcher.end_load()
         if supervisor.status != "interrupted":
@@ -269,7 +297,7 @@ def _run_children(
             raise InvalidInput(f"worker {run_dir.name}", [last_error(run_dir)])
         if code == exitcodes.INFRASTRUCTURE:
             raise TargetUnreachable(f"worker {run_dir.name}: {last_error(run_dir)}")
-    ran = [d for d in dirs if (d / "run.json").is_file() and (d / "events.jsonl").is_file()]
+    ran = [i for i, d in enumerate(dirs) if (d / "run.json").is_file() and has_results(d)]
     if not ran:
         raise RunBroken(
             "workers", f"none wrote results (exit codes {codes}); see {out_dir}/workers"
@@ -278,12 +306,14 @@ def _run_children(
     if status is None and any(c not in (0, 1, exitcodes.INTERRUPTED) for c in codes):
         print(f"callbench: a worker died (exit codes {codes})", file=sys.stderr)
         status = "interrupted"
+    combined = Combined(store, handover.ends(ran))
     return merge_run_dirs(
-        ran,
+        [dirs[i] for i in ran],
         out_dir,
         scenario=scenario,
         status=status,
         extra_meta=extra,
         monitor=None if watcher is None else watcher.evidence,
         runbooks=options.runbooks,
+        combined=combined,
     )

@@ -47,7 +47,7 @@ class EventSink:
         self._interval = flush_interval_s
         self._buffer: list[str] = []
         # "w": a run directory given again starts afresh rather than mixing in the old run.
-        self._file: IO[str] | None = _open(path, "w")
+        self._file: IO[str] | None = open_events(path, "w")
         self._last_flush = clock()
 
     def write(self, event: dict[str, Any]) -> None:
@@ -94,7 +94,7 @@ def event_prefix(kind: str, name: str, tags: Iterable[tuple[str, str]]) -> str:
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """The events of a file, skipping lines that do not parse (a run killed mid-write)."""
     parse = EventParser().parse
-    with _open(path, "r") as handle:
+    with open_events(path, "r") as handle:
         try:
             for line in handle:
                 event = parse(line)
@@ -104,7 +104,8 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
             return
 
 
-def _open(path: Path, mode: str) -> IO[str]:
+def open_events(path: Path, mode: str) -> IO[str]:
+    """An events file opened as text, through gzip when its name ends in .gz."""
     if path.name.endswith(".gz"):
         # compresslevel 6: gzip's default speed/size balance; level 9 costs the hot path more.
         return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -73,12 +73,23 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+# Told of each flush's text, interval log first: (metrics.hlog lines, metrics.jsonl lines). A
+# `--workers` child hands its snapshots to the parent this way (generator/distributed/handover.py).
+Tee = Callable[[str, str], None]
+
+
 class SnapshotWriter:
     """Writes a store's folds to RUN_DIR/metrics.jsonl and metrics.hlog. `write` only buffers;
     `flush` (the store's `tick`, once a second) writes the interval log first, then the lines
-    that commit it."""
+    that commit it, and hands the same text to ``tee`` when there is one."""
 
-    def __init__(self, run_dir: Path, wall_start: float | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        wall_start: float | None = None,
+        tee: Tee | None = None,
+    ) -> None:
+        self._tee = tee
         self.wall_start = time.time() if wall_start is None else wall_start
         run_dir.mkdir(parents=True, exist_ok=True)
         # "w": a run directory given again starts afresh rather than mixing in the old run.
@@ -130,11 +141,15 @@ class SnapshotWriter:
         lines.append(_dumps({"k": "tick", "n": fold.tick, "t": fold.last_at}))
 
     def flush(self) -> None:
-        for handle, buffer in ((self._hlog, self._intervals), (self._jsonl, self._lines)):
-            if handle is not None and buffer:
-                handle.write("\n".join(buffer) + "\n")
+        texts = ["\n".join(b) + "\n" if b else "" for b in (self._intervals, self._lines)]
+        for handle, text in zip((self._hlog, self._jsonl), texts, strict=True):
+            if handle is not None and text:
+                handle.write(text)
                 handle.flush()
-            buffer.clear()
+        self._intervals.clear()
+        self._lines.clear()
+        if self._tee is not None and any(texts):
+            self._tee(texts[0], texts[1])
 
     def close(self) -> None:
         self.flush()
@@ -160,30 +175,46 @@ def read_snapshots(run_dir: Path) -> Snapshots:
     """The folds of a run directory's metrics.jsonl, up to the last one it committed (their
     trends are in the interval log: `committed_intervals`); a line that does not parse (a torn
     write, a newer format's record) is skipped."""
-    wall: float | None = None
-    pending, folds = Fold(0), []
-    by_id: dict[int, tuple[str, SeriesKey]] = {}
+    reader = SnapshotLines()
+    folds = []
     with (run_dir / METRICS_JSONL).open(encoding="utf-8") as handle:
         for raw in handle:
-            try:
-                event = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(event, dict):
-                continue
-            kind = event.get("k")
-            try:
-                if kind == "tick":
-                    pending.tick, pending.last_at = int(event["n"]), float(event["t"])
-                    folds.append(pending)
-                    pending = Fold(0)
-                elif kind == "start":
-                    wall = float(event["wall"])
-                else:
-                    _read_line(event, pending, by_id)
-            except (KeyError, TypeError, ValueError, IndexError):
-                continue
-    return Snapshots(wall, folds)
+            fold = reader.read(raw)
+            if fold is not None:
+                folds.append(fold)
+    return Snapshots(reader.wall_start, folds)
+
+
+class SnapshotLines:
+    """Reads metrics.jsonl one line at a time (a file, or a worker's lines as they are handed
+    over): `read` gives back each fold once its tick line commits it."""
+
+    def __init__(self) -> None:
+        self.wall_start: float | None = None
+        self._pending = Fold(0)
+        self._by_id: dict[int, tuple[str, SeriesKey]] = {}
+
+    def read(self, raw: str) -> Fold | None:
+        try:
+            event = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(event, dict):
+            return None
+        kind = event.get("k")
+        try:
+            if kind == "tick":
+                fold = self._pending
+                fold.tick, fold.last_at = int(event["n"]), float(event["t"])
+                self._pending = Fold(0)
+                return fold
+            if kind == "start":
+                self.wall_start = float(event["wall"])
+            else:
+                _read_line(event, self._pending, self._by_id)
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass
+        return None
 
 
 def _read_line(

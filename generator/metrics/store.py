@@ -264,13 +264,13 @@ class MetricsStore(StoreTables):
         an end snapshot (interrupted) reads as of its last whole one. ``gauge_tags`` are added
         to every gauge's tags, as `record` does (a worker's slice: its gauge is a part of the
         whole, so merged slices add up)."""
-        store = cls(clock=_frozen_clock)
+        store = cls(clock=frozen_clock)
         snapshots = read_snapshots(run_dir)
         store.wall_start = snapshots.wall_start
         for fold in snapshots.folds:
             if gauge_tags:
                 retag_gauges(fold, gauge_tags)
-            store._apply(fold)
+            store.apply_fold(fold)
         # The trends' counts, interval by interval: they add up whatever the order.
         for interval in committed_intervals(run_dir, snapshots):
             name, key = interval.key
@@ -281,7 +281,8 @@ class MetricsStore(StoreTables):
                 add_buckets(mine, interval.counts.series_buckets())
         return store
 
-    def _apply(self, fold: Fold) -> None:
+    def apply_fold(self, fold: Fold) -> None:
+        """Applies one snapshot as read back (or combined from several sources, combine.py)."""
         by_id: dict[int, tuple[str, SeriesKey]] = {v: k for k, v in self._ids.items()}
         for d in fold.defs:
             name, key = d.key
@@ -321,7 +322,7 @@ class MetricsStore(StoreTables):
         """Seconds the run lasted: to the end mark, or (live) to now."""
         if self.ended_at is not None:
             return self.ended_at
-        if self._clock is _frozen_clock:
+        if self._clock is frozen_clock:
             return self.last_at
         return max(self._clock() - self.t0, self.last_at)
 
@@ -346,19 +347,20 @@ class MetricsStore(StoreTables):
         for name, gauges in other.gauges.items():
             for key, g in gauges.items():
                 mine_g = self.gauges.setdefault(name, {}).get(key)
-                if mine_g is None or g.at >= mine_g.at:
+                if mine_g is None or g.at + shift_s >= mine_g.at:
                     self.gauges[name][key] = GaugeAcc(
-                        g.last, max(g.max, mine_g.max if mine_g else g.max), g.at
+                        g.last, max(g.max, mine_g.max if mine_g else g.max), g.at + shift_s
                     )
         self._series.merge(other.series, shift_s)
-        self.last_at = max(self.last_at, other.last_at)
+        # Instants move with the series: the merged run ends with the latest source's end.
+        self.last_at = max(self.last_at, other.last_at + shift_s)
         if other.ended_at is not None:
-            self.ended_at = max(self.ended_at or 0.0, other.ended_at)
+            self.ended_at = max(self.ended_at or 0.0, other.ended_at + shift_s)
 
     @classmethod
     def from_events(cls, path: Path) -> MetricsStore:
         """Rebuilds the store a run wrote to ``path`` (missing end mark = interrupted run)."""
-        store = cls(clock=_frozen_clock)
+        store = cls(clock=frozen_clock)
         for event in read_events(path):
             end = store.record(event)
             if end is not None:  # `finish` counted its own instant as the latest one too
@@ -390,5 +392,6 @@ class MetricsStore(StoreTables):
         return None
 
 
-def _frozen_clock() -> float:
+def frozen_clock() -> float:
+    """The clock of a store rebuilt from files: it stands at 0, so its time is its data's."""
     return 0.0

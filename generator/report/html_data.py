@@ -1,15 +1,17 @@
 """What the HTML report reads from a run directory, turned into chart-ready time series.
 
-The report is rendered from files only — events.jsonl (through `MetricsStore.from_events` and its
-per-second rows), monitor.jsonl when the target monitor wrote one, and the summary — so a killed
+The report is rendered from files only — the run's snapshots (metrics.jsonl + metrics.hlog, or
+events.jsonl for directories written before them; generator/metrics/readback.py) and their
+per-second rows, monitor.jsonl when the target monitor wrote one, and the summary — so a killed
 run renders as well as a finished one. A run that has just ended hands over its store's
-per-second rows instead, which spares a pass over events.jsonl (millions of lines for a fast
-HTTP mix). This module only reshapes recorded figures into
-`Chart`s (titles, lines, reference lines); drawing lives in html_charts.py, layout in html.py.
+per-second rows instead, which spares reading its files again. This module only reshapes
+recorded figures into `Chart`s (titles, lines, reference lines); drawing lives in
+html_charts.py, layout in html.py.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -19,7 +21,7 @@ from typing import Any, Literal
 
 from generator.errors import InvalidInput
 from generator.metrics.events import read_events
-from generator.metrics.store import MetricsStore
+from generator.metrics.readback import run_store
 from generator.report.summary_model import Summary, read_summary
 
 MIB = 1024.0 * 1024.0
@@ -78,11 +80,20 @@ class RunData:
 
 def load_run(run_dir: Path, summary: Summary, rows: list[dict[str, Any]] | None = None) -> RunData:
     """The run's figures; ``rows`` are its per-second series when the caller has them (the
-    store that recorded or merged the run), else they are rebuilt from events.jsonl."""
-    events = run_dir / "events.jsonl"
+    store that recorded or merged the run), else they are rebuilt from its snapshots (or the
+    events.jsonl of a run written before them)."""
     if rows is None:
-        rows = MetricsStore.from_events(events).series_rows() if events.is_file() else []
+        store = run_store(run_dir, _meta(run_dir))
+        rows = [] if store is None else store.series_rows()
     return RunData(run_dir, summary, rows, read_monitor(run_dir / "monitor.jsonl"))
+
+
+def _meta(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def read_monitor(path: Path) -> list[dict[str, Any]]:

@@ -60,8 +60,10 @@ async def test_short_run_writes_every_report(tmp_path: Path) -> None:
         ("call_success:rate>=0.9", False),
         ("turn_latency:p(95)<5000", True),
     ]
-    for name in ("run.json", "events.jsonl", "summary.json", "junit.xml", "report.md"):
+    for name in ("run.json", "metrics.jsonl", "metrics.hlog", "summary.json", "junit.xml"):
         assert (tmp_path / name).is_file(), name
+    assert (tmp_path / "report.md").is_file()
+    assert not (tmp_path / "events.jsonl").exists()  # the raw events are opt-in
     assert json.loads((tmp_path / "summary.json").read_text()) == s
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None
@@ -104,8 +106,9 @@ async def test_a_run_dir_given_again_holds_only_the_new_run(tmp_path: Path) -> N
         await server.cleanup()
     assert outcome.summary.calls.total == 3
     assert summary_from_run_dir(tmp_path).calls == outcome.summary.calls  # the file agrees
-    events = (tmp_path / "events.jsonl").read_text().splitlines()
-    assert sum('"start"' in line for line in events) == 1
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert sum('"k":"start"' in line for line in lines) == 1
+    assert sum('"k":"end"' in line for line in lines) == 1
 
 
 async def test_abort_on_fail_stops_the_run(tmp_path: Path) -> None:
@@ -152,9 +155,9 @@ async def test_ctrl_c_keeps_the_summary(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        events = out / "events.jsonl"
+        snapshots = out / "metrics.jsonl"  # a snapshot a second: the first call's shows here
         while time.monotonic() < deadline:
-            if events.is_file() and '"calls_total"' in events.read_text():
+            if snapshots.is_file() and '"calls_total"' in snapshots.read_text():
                 break
             await asyncio.sleep(0.05)
         else:

@@ -140,8 +140,8 @@ async def test_abort_on_fail_across_workers_stops_both(
     assert code == 1
     assert _summary(out)["status"] == "aborted"
     for i in range(2):
-        events = (out / "workers" / str(i) / "events.jsonl").read_text(encoding="utf-8")
-        assert '"k":"end"' in events  # each worker stopped and wrote its results
+        snapshots = (out / "workers" / str(i) / "metrics.jsonl").read_text(encoding="utf-8")
+        assert '"k":"end"' in snapshots  # each worker stopped and wrote its results
 
 
 @pytest.mark.timeout(90)

@@ -108,7 +108,7 @@ async def test_a_run_serves_its_call_metrics(upstream: Any, tmp_path: Path) -> N
     assert json.loads(targets.read_text()) == []  # withdrawn
     assert runner.exporter is not None
     assert runner.exporter.scrapes == len(bodies) >= 2
-    store = MetricsStore.from_events(outcome.out_dir / "events.jsonl")
+    store = MetricsStore.from_snapshots(outcome.out_dir)
     families = _families(bodies[-1])  # taken after the load ended (the exporter waits for it)
     for name, metric in HISTOGRAMS.items():
         count = store.trend(name).count

@@ -67,15 +67,15 @@ def test_runner_writes_report_html(runs: tuple[Path, Path]) -> None:
     assert "http_503" in html
 
 
-def test_the_runner_page_from_its_store_equals_the_page_from_events_jsonl(
+def test_the_runner_page_from_its_store_equals_the_page_from_its_snapshots(
     tmp_path: Path,
 ) -> None:
-    """The runner renders from its store's per-second rows, `callbench report` from the file:
-    the same page either way."""
+    """The runner renders from its store's per-second rows, `callbench report` from the
+    snapshot files: the same page either way."""
     run, again = tmp_path / "run", tmp_path / "again"
     summary = run_ping(run, seconds=2, fail_every=3, seed=5)
     again.mkdir()
-    for name in ("run.json", "events.jsonl"):
+    for name in ("run.json", "metrics.jsonl", "metrics.hlog"):
         shutil.copy(run / name, again / name)
     html = render_run_html(again, summary)
     assert html.replace(str(again), str(run)) == (run / "report.html").read_text(encoding="utf-8")
@@ -166,9 +166,10 @@ def test_cli_report_html(runs: tuple[Path, Path], capsys: pytest.CaptureFixture[
 
 
 def test_interrupted_run_still_renders(runs: tuple[Path, Path], tmp_path: Path) -> None:
-    lines = (runs[0] / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (runs[0] / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     kept = [line for line in lines if '"k":"end"' not in line]
-    (tmp_path / "events.jsonl").write_text("\n".join(kept) + '\n{"k":"t","t":', encoding="utf-8")
+    (tmp_path / "metrics.jsonl").write_text("\n".join(kept) + '\n{"k":"c","s":', encoding="utf-8")
+    shutil.copy(runs[0] / "metrics.hlog", tmp_path / "metrics.hlog")
     run_meta = json.loads((runs[0] / "run.json").read_text(encoding="utf-8"))
     (tmp_path / "run.json").write_text(json.dumps({**run_meta, "status": "running"}))
     html = render_run_html(tmp_path)

@@ -62,8 +62,8 @@ async def test_stages_pass_the_preset_and_the_token_stays_out(
     out = tmp_path / "run"
     result = await callbench(
         "http", "--url", target.url, "--endpoints", str(endpoints),
-        "--stages", "1s:3,2s:3,1s:0", "--preset-thresholds", "--out", str(out), "--json",
-        env={"API_TOKEN": TOKEN},
+        "--stages", "1s:3,2s:3,1s:0", "--preset-thresholds", "--raw-events", "--out", str(out),
+        "--json", env={"API_TOKEN": TOKEN},
     )  # fmt: skip
     assert result.code == 0, result.stderr
     summary = result.summary()
@@ -75,7 +75,8 @@ async def test_stages_pass_the_preset_and_the_token_stays_out(
         "http_reqs:rate>=1",
     }
     assert target.hits["/api/calls-dashboard"] > 0
-    assert (out / "events.jsonl").exists()
+    assert (out / "metrics.jsonl").exists()
+    assert (out / "events.jsonl").exists()  # --raw-events given bare: the token not in it either
     assert grep_dir(out, TOKEN) == []
     assert TOKEN not in result.stdout + result.stderr
 
