@@ -46,6 +46,7 @@ from generator.report.html_data import (
     target_charts,
 )
 from generator.report.summary import live_figures
+from generator.report.terminal import live_traffic
 
 MAX_POINTS = 600  # per line; a long run's seconds are averaged into wider steps
 REFRESH_S = 1.0
@@ -115,20 +116,22 @@ def live_charts(
 
 
 def figures_now(name: str, store: MetricsStore | None) -> dict[str, Any]:
-    """The run's name, phase and live figures (the progress line's), as /data.json leads."""
-    figures: dict[str, Any] = {}
+    """The run's name, phase and live figures (the progress line's), as /data.json leads:
+    ``figures`` is a list of [label, value] in the order shown."""
+    figures: list[list[str]] = []
     phase = "starting" if store is None else "load" if store.ended_at is None else "after load"
     if store is not None:
         live = live_figures(store, int(store.gauge("vus")[0]))
-        figures = {
-            "elapsed_s": round(live.elapsed_s, 1),
-            "vus": live.vus,
-            "iterations": live.iterations,
-            "calls_succeeded": live.succeeded,
-            "calls_failed": live.failed,
-            "errors": live.errors,
-            "dropped": live.dropped,
-        }
+        p95 = live.turn_p95_ms
+        figures = [
+            ["elapsed", f"{live.elapsed_s:.1f} s"],
+            ["VUs", str(live.vus)],
+            *([part, ""] for part in live_traffic(live)),
+            ["iterations", str(live.iterations)],
+            ["errors", str(live.errors)],
+            ["dropped", str(live.dropped)],
+            [f"{live.latency} p95", "-" if p95 is None else f"{p95:.0f} ms"],
+        ]
     return {"name": name, "phase": phase, "figures": figures}
 
 

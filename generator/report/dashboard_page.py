@@ -181,12 +181,8 @@ function draw(c, xlim) {
 function render(d) {
   document.getElementById("name").textContent = d.name;
   document.title = "callbench live — " + d.name;
-  const f = d.figures, parts = [`phase: ${d.phase}`];
-  if (f.elapsed_s !== undefined) {
-    parts.push(`${f.elapsed_s} s`, `VUs ${f.vus}`, `iterations ${f.iterations}`,
-               `calls ok ${f.calls_succeeded} failed ${f.calls_failed}`, `errors ${f.errors}`,
-               `dropped ${f.dropped}`);
-  }
+  const parts = [`phase: ${d.phase}`];
+  for (const [label, value] of d.figures) parts.push(value ? `${label} ${value}` : label);
   document.getElementById("figures").textContent = parts.join(" · ");
   const xlim = xRange(d.charts);
   for (const c of d.charts) draw(c, xlim);

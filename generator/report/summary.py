@@ -163,9 +163,20 @@ def build_summary(
     )
 
 
+# The latency the live figures show: the run's main trend, as the per-second chart picks it.
+LIVE_LATENCY = (
+    ("turn_latency", "turn"),
+    ("http_req_duration", "req"),
+    ("webhook_duration", "webhook"),
+    ("ws_connecting", "connect"),
+)
+
+
 @dataclass(frozen=True)
 class LiveFigures:
-    """What the live progress line shows (terminal.render_progress), once a second."""
+    """What the live progress line (terminal.render_progress) and the live dashboard show, once
+    a second. ``turn_p95_ms`` is the p95 of the run's main latency, named by ``latency``
+    (turn, req, webhook, connect); the traffic a run does not send stays 0."""
 
     elapsed_s: float
     vus: int
@@ -175,12 +186,26 @@ class LiveFigures:
     errors: int
     dropped: int
     turn_p95_ms: float | None
+    latency: str = "turn"
+    requests: int = 0
+    webhooks: int = 0
+    connections: int = 0  # connections ended (held to the end or not)
+    open_connections: int = 0
+
+    @property
+    def makes_calls(self) -> bool:
+        """Calls counted, or no other traffic to show."""
+        other = self.requests or self.webhooks or self.connections or self.open_connections
+        return bool(self.succeeded or self.failed or not other)
 
 
 def live_figures(store: MetricsStore, vus: int) -> LiveFigures:
     """What the live progress line shows, computed here so the line only formats."""
     outcomes = store.counter_by("calls_total", "outcome")
-    turn = store.trend("turn_latency")
+    metric, name = next(
+        (found for found in LIVE_LATENCY if store.tag_sets(found[0])), LIVE_LATENCY[0]
+    )
+    latency = store.trend(metric)
     return LiveFigures(
         elapsed_s=store.elapsed(),
         vus=vus,
@@ -189,5 +214,10 @@ def live_figures(store: MetricsStore, vus: int) -> LiveFigures:
         failed=outcomes.get("failed", 0),
         errors=store.counter("errors_total"),
         dropped=store.counter("dropped_iterations"),
-        turn_p95_ms=turn.p(95) if turn.count else None,
+        turn_p95_ms=latency.p(95) if latency.count else None,
+        latency=name,
+        requests=store.counter("http_reqs"),
+        webhooks=store.counter("webhooks_total"),
+        connections=store.counter(CONNECTIONS),
+        open_connections=int(store.gauge(OPEN_GAUGE)[0]),
     )

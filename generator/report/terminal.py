@@ -77,11 +77,26 @@ def render_terminal(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def live_traffic(figures: LiveFigures) -> list[str]:
+    """The live figures of the traffic the run sends (calls, requests, webhooks, connections)."""
+    parts = []
+    if figures.makes_calls:
+        parts.append(f"calls ok {figures.succeeded} failed {figures.failed}")
+    if figures.requests:
+        parts.append(f"requests {figures.requests}")
+    if figures.webhooks:
+        parts.append(f"webhooks {figures.webhooks}")
+    if figures.connections or figures.open_connections:
+        parts.append(f"connections open {figures.open_connections} ended {figures.connections}")
+    return parts
+
+
 def render_progress(figures: LiveFigures) -> str:
     p95 = figures.turn_p95_ms
     return (
         f"{figures.elapsed_s:6.1f}s  vus {figures.vus:>4}  "
-        f"calls ok {figures.succeeded} failed {figures.failed}  "
-        f"iterations {figures.iterations}  errors {figures.errors}  "
-        f"dropped {figures.dropped}  turn p95 {'-' if p95 is None else f'{p95:.0f}ms'}"
+        + "".join(part + "  " for part in live_traffic(figures))
+        + f"iterations {figures.iterations}  errors {figures.errors}  "
+        f"dropped {figures.dropped}  {figures.latency} p95 "
+        + ("-" if p95 is None else f"{p95:.0f}ms")
     )

@@ -14,9 +14,9 @@ from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import evaluate, parse_threshold
 from generator.report.html_sections import header
 from generator.report.markdown import render_markdown
-from generator.report.summary import build_summary
+from generator.report.summary import build_summary, live_figures
 from generator.report.summary_model import Summary
-from generator.report.terminal import render_terminal
+from generator.report.terminal import render_progress, render_terminal
 from tests.support.clock import FakeClock
 
 
@@ -174,3 +174,15 @@ def test_failed_and_aborted_thresholds_say_so() -> None:
     assert "THRESHOLDS: failed (1 of 2 not met)" in render_terminal(summary)
     aborted = build_summary(store, results, {**meta("calls"), "status": "aborted"})
     assert "aborted by an abortOnFail threshold" in render_terminal(aborted)
+
+
+def test_the_progress_line_shows_each_runs_own_traffic() -> None:
+    http = render_progress(live_figures(http_store(requests=40, failures=4), vus=2))
+    assert "requests 40" in http
+    assert "calls" not in http
+    assert "req p95 " in http
+    assert "req p95 -" not in http
+    connections = render_progress(live_figures(connections_store(3, 1, 1), vus=5))
+    assert "connections open 4 ended 5" in connections  # the gauge's last value: 4 opened
+    assert "calls" not in connections
+    assert "connect p95 5ms" in connections
