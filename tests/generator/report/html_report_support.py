@@ -8,11 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generator: ping_workload
 
 from generator.options import RunOptions
 from generator.report.summary_model import Summary
