@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import re
+import socket
 import sys
 import time
 from pathlib import Path
@@ -130,3 +131,28 @@ async def test_callbench_http_serves_its_live_page_then_stops(tmp_path: Path) ->
             proc.kill()
             await proc.wait()
         await target.cleanup()
+
+
+@pytest.mark.timeout(60)
+async def test_a_taken_port_ends_the_command_with_a_clear_error(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    endpoints = tmp_path / "endpoints.yaml"
+    endpoints.write_text("- name: root\n  path: /\n", encoding="utf-8")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.cli", "http", "--url", "http://127.0.0.1:9",
+            "--endpoints", str(endpoints), "--stages", "2s:1", "--no-health-check",
+            "--no-monitor", "--out", str(tmp_path / "run"), "--dashboard", str(port),
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 45)
+    finally:
+        taken.close()
+    text = err.decode()
+    assert proc.returncode == 2, text
+    assert f"cannot serve on 127.0.0.1:{port}" in text
+    assert "give another port" in text
+    assert "Traceback" not in text
