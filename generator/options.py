@@ -34,6 +34,8 @@ class RunOptions:
     ``raw_events``: also write every observation there (events.jsonl, gzip when the name ends in
     .gz; a relative path is inside the run directory; None: snapshots only). ``snapshot_tee``: told
     of each snapshot's text as it is written (a `--workers` child hands its snapshots over so).
+    ``reports``: write junit.xml, report.md and report.html besides summary.json (off in a
+    `--workers` child: the parent writes the merged run's, and the child's would only delay it).
     """
 
     out_dir: Path
@@ -46,6 +48,7 @@ class RunOptions:
     dashboard: DashboardSettings | None = None
     raw_events: Path | None = None
     snapshot_tee: Tee | None = None
+    reports: bool = True
 
     @property
     def raw_events_path(self) -> Path | None:

@@ -82,11 +82,18 @@ def workload_meta(scenario: Scenario) -> dict[str, dict[str, Any]]:
 
 
 def write_outputs(
-    out_dir: Path, summary: Summary, store: MetricsStore, runbooks: Path | None = None
+    out_dir: Path,
+    summary: Summary,
+    store: MetricsStore,
+    runbooks: Path | None = None,
+    reports: bool = True,
 ) -> None:
     """The reports of a finished run from the store that recorded (or merged) it; ``runbooks``
-    is where the findings' runbooks are (the HTML report links them)."""
+    is where the findings' runbooks are (the HTML report links them). Without ``reports``,
+    summary.json only."""
     (out_dir / "summary.json").write_text(summary.dumps() + "\n", encoding="utf-8")
+    if not reports:
+        return
     (out_dir / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
     write_html_report(out_dir, summary, store.series_rows(), runbooks)
@@ -202,7 +209,7 @@ class Runner:
         self._write_meta(meta)
         evidence = None if monitor is None else monitor.evidence(store.ended_at)
         summary = build_summary(store, evaluate(store, self.thresholds), meta, evidence)
-        write_outputs(self.out_dir, summary, store, self.options.runbooks)
+        write_outputs(self.out_dir, summary, store, self.options.runbooks, self.options.reports)
         if self.status == "interrupted":
             code = exitcodes.INTERRUPTED
         else:

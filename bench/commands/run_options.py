@@ -114,6 +114,7 @@ def run_options(args: argparse.Namespace, out_dir: Path, stack_dir: Path = STACK
             runbooks=runbooks_dir(),
             raw_events=raw_events,
             snapshot_tee=getattr(args, "snapshot_tee", None),
+            reports=False,  # the parent writes the merged run's
         )
     config = monitor_config_from_args(args, stack_dir)
     watching = config is not None and not config.is_empty

@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -100,7 +101,7 @@ def run_scenario_slice(data: object, part: WorkerSlice) -> int:
         if piece is None:
             raise InvalidInput("worker slice", [f"{part.index}/{part.count} holds no work"])
         piece = piece.model_copy(update={"thresholds": []})
-        options = RunOptions(out_dir=part.out_dir, snapshot_tee=part.snapshot_tee())
+        options = RunOptions(part.out_dir, snapshot_tee=part.snapshot_tee(), reports=False)
         return run(Runner(piece, options).run()).exit_code
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
@@ -215,6 +216,18 @@ class Supervisor:
             self.progress.write("\n")
 
 
+def _preload_reports() -> None:
+    """Loads what the merged HTML report draws with (Matplotlib: most of a second) while the
+    children run and this process mostly waits, rather than after their load."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module("matplotlib.figure")
+            importlib.import_module("matplotlib.backends.backend_svg")
+
+    threading.Thread(target=load, name="callbench-preload", daemon=True).start()
+
+
 def last_error(run_dir: Path) -> str:
     try:
         lines = (run_dir / "stderr.txt").read_text(encoding="utf-8").strip().splitlines()
@@ -277,6 +290,7 @@ def _run_children(
         writer.close()  # the child holds its own end: the pipe ends when the child does
         procs.append(proc)
         readers.append(reader)
+    _preload_reports()
     handover = Handover(readers, out_dir)
     try:
         supervisor = Supervisor(procs, handover, scenario.parsed_thresholds(), options.progress)
