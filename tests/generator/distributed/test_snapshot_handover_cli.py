@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,7 @@ def _size_mb(directory: Path) -> float:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) / 1e6
 
 
-async def _report_json(run_dir: Path) -> dict[str, object]:
+async def _report_json(run_dir: Path) -> dict[str, Any]:
     result = await callbench("report", str(run_dir), "--format", "json")
     assert result.code == 0, result.stderr
     return dict(json.loads(result.stdout))
