@@ -5,7 +5,6 @@ model."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import aiohttp
 import pytest
 
 from bench.stack.postgres import PostgresInfo
+from generator.metrics.hlog import read_intervals
 from mocks.realtime.server import RealtimeServer
 from tests.generator.workloads.backend_support import backend, postgres
 from tests.generator.workloads.cli_support import callbench
@@ -137,7 +137,7 @@ async def test_open_model_shows_a_1s_stall_in_10_percent_of_responses(tmp_path: 
     assert turns["p50"] < 500
     assert turns["p95"] >= 1000
     assert turns["p99"] >= 1000
-    assert (tmp_path / "open" / "events.jsonl").stat().st_size > 0
+    assert (tmp_path / "open" / "metrics.hlog").stat().st_size > 0
 
 
 @pytest.mark.timeout(120)
@@ -184,10 +184,10 @@ thresholds:
     }
     # On one timeline: both workloads were recording during the same seconds.
     seconds: dict[str, set[int]] = {"turn_latency": set(), "http_req_duration": set()}
-    for line in (out / "events.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event.get("n") in seconds:
-            seconds[event["n"]].add(int(event["t"]))
+    with (out / "metrics.hlog").open(encoding="utf-8") as log:
+        for interval in read_intervals(log):
+            if interval.key[0] in seconds:
+                seconds[interval.key[0]].add(interval.second)
     assert seconds["turn_latency"] & seconds["http_req_duration"]
     report = (out / "report.md").read_text()
     assert "turn_latency" in report
