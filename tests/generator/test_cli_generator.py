@@ -83,3 +83,20 @@ async def test_report_rerenders_a_run(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "run.json").write_text(json.dumps({**meta, "status": "running"}))
     assert main(["report", str(tmp_path), "--format", "md"]) == 1
     assert "status interrupted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["run.json", "metrics.jsonl", "sub/", " "])
+def test_raw_events_refuses_a_run_file_or_a_directory(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoints = tmp_path / "endpoints.yaml"
+    endpoints.write_text("- {name: root, path: /}\n", encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["http", "--url", "http://127.0.0.1:9", "--endpoints", str(endpoints),
+            "--no-health-check", "--no-monitor", "--raw-events", name, "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--raw-events" in err
+    assert "give a file name" in err
+    assert "Traceback" not in err
+    assert not (out / "metrics.jsonl").exists()  # refused before anything ran

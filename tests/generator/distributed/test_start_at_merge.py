@@ -128,3 +128,40 @@ def test_snapshots_align_by_whole_seconds(tmp_path: Path) -> None:
     merged.merge(MetricsStore.from_snapshots(dirs[1]), shift_s=shifts[1])
     counts = [row["counters"].get("calls_total", 0) for row in merged.series_rows()]
     assert counts == _expected([0.0, 2.0])
+
+
+def _snapshot_shard(run_dir: Path, index: int, wall: float) -> None:
+    """A finished shard as runs write them now: snapshots only, its store started at ``wall``."""
+    clock = FakeClock(300.0)
+    writer = SnapshotWriter(run_dir, wall_start=wall)
+    store = MetricsStore(clock=clock, snapshots=writer)
+    for step in STEPS:
+        clock.now = 300.0 + step
+        store.add_counter("calls_total", 1)
+        store.add_trend("turn_latency", 100.0 * (index + 1))
+    store.finish()
+    writer.close()
+    meta = {"name": "sharded", "status": "completed", "started_at": "2026-12-02T05:00:00+00:00"}
+    (run_dir / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    mark_slice(run_dir, index, 2, _whole())
+
+
+def test_a_shard_written_before_snapshots_merges_with_one_written_after(tmp_path: Path) -> None:
+    """An events-only slice is recorded again into snapshots, moved exactly by its offset; the
+    merged run directory holds snapshots, which `callbench report` reads."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    _shard(old, 1, WALL + 1.5, monotonic_start=5_000.0)
+    _snapshot_shard(new, 0, WALL)
+    outcome = merge_run_dirs([old, new], tmp_path / "merged")
+    assert outcome.exit_code == 0
+    merged_dir = tmp_path / "merged"
+    assert (merged_dir / "metrics.jsonl").is_file()
+    assert not (merged_dir / "events.jsonl").exists()  # the new slice has no raw events
+    merged = MetricsStore.from_snapshots(merged_dir)
+    counts = [row["counters"].get("calls_total", 0) for row in merged.series_rows()]
+    assert counts == _expected([0.0, 1.5])
+    assert merged.counter("calls_total") == 60
+    assert merged.trend("turn_latency").count == 60
+    assert merged.trend("turn_latency").max == pytest.approx(200.0, rel=1e-3)
+    assert merged.ended_at == pytest.approx(1.5 + STEPS[-1], abs=1e-3)
+    assert outcome.summary.counters["calls_total"] == 60
