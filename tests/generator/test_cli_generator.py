@@ -93,7 +93,8 @@ def test_raw_events_refuses_a_run_file_or_a_directory(
     endpoints.write_text("- {name: root, path: /}\n", encoding="utf-8")
     out = tmp_path / "run"
     argv = ["http", "--url", "http://127.0.0.1:9", "--endpoints", str(endpoints),
-            "--no-health-check", "--no-monitor", "--raw-events", name, "--out", str(out)]  # fmt: skip
+            "--no-health-check", "--no-monitor", "--raw-events", name,
+            "--out", str(out)]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--raw-events" in err
