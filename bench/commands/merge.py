@@ -1,6 +1,8 @@
 """`callbench merge DIR... [--out DIR]`: merges the run directories of `--shard I/N` runs (or of
-any runs of one scenario) into one run directory — events.jsonl, summary.json, junit.xml,
-report.md — and evaluates the scenario's thresholds on the merged figures. HDR histograms,
+any runs of one scenario) into one run directory — the snapshots (metrics.jsonl + metrics.hlog),
+summary.json, junit.xml, report.md, report.html; the raw events when every slice has them — and
+evaluates the scenario's thresholds on the merged figures. Directories written before snapshots
+(events.jsonl only) are read too. HDR histograms,
 counters and per-second series merge exactly, so the percentiles are those of one run that saw
 every sample. Exit code as for a run: 0 passed, 1 thresholds failed, 130 a slice was cut short.
 """

@@ -1,5 +1,7 @@
-"""`callbench report RUN_DIR`: renders a finished or interrupted run again from its
-events.jsonl and run.json, in any format (html: written to RUN_DIR/report.html)."""
+"""`callbench report RUN_DIR`: renders a finished or interrupted run again from its run.json and
+its snapshots (metrics.jsonl + metrics.hlog; a run directory written before them, or holding
+only a --raw-events file, from its events.jsonl[.gz]), in any format (html: written to
+RUN_DIR/report.html)."""
 
 from __future__ import annotations
 
