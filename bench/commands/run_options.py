@@ -83,9 +83,9 @@ def add_raw_events_argument(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const=DEFAULT_RAW_EVENTS,
         metavar="FILE",
-        help="also write every observation, one JSON line each (default file: "
-        f"{DEFAULT_RAW_EVENTS} in the run directory; a relative FILE is inside it; gzip when "
-        "FILE ends in .gz). Without it a run writes only per-second snapshots",
+        help="also write every observation, one JSON line each, to FILE in the run directory "
+        f"(default {DEFAULT_RAW_EVENTS}; gzip when FILE ends in .gz). Without it a run writes "
+        "only per-second snapshots",
     )
 
 
@@ -99,6 +99,13 @@ def raw_events_from_args(args: argparse.Namespace) -> Path | None:
         raise UsageError(
             f"--raw-events {text!r}: give a file name such as events.jsonl or run.jsonl.gz "
             f"(not a directory, nor one of the run's own files: {', '.join(RUN_DIR_FILES)})"
+        )
+    if path.is_absolute() or ".." in path.parts:
+        # Inside the run directory: each --workers child writes its own beside its snapshots,
+        # and the merged run's file goes into OUT.
+        raise UsageError(
+            f"--raw-events {text!r}: the file is written inside the run directory (--out); "
+            "give a name relative to it, such as run.jsonl.gz"
         )
     return path
 
