@@ -40,7 +40,7 @@ async def test_the_shipped_mix_passes_the_preset_under_ramping_stages(
     summary = result.summary()
     assert summary["rates"]["http_req_failed"] == 0
     assert all(t["ok"] for t in summary["thresholds"])
-    store = MetricsStore.from_events(out / "events.jsonl")
+    store = MetricsStore.from_snapshots(out)
     for endpoint in ("health", "root", "calls_dashboard", "vapi_webhook_health", "assistants"):
         assert store.counter("http_reqs", {"endpoint": endpoint}) > 0, endpoint
     assert store.rate("health_check", {"phase": "start"}).passes == 1
@@ -63,7 +63,7 @@ async def test_a_lowered_api_limit_shows_as_failed_requests_and_exit_1(
     assert summary["rates"]["http_req_failed"] > 0.05
     failed = [t["expr"] for t in summary["thresholds"] if not t["ok"]]
     assert "http_req_failed:rate<0.05" in failed
-    store = MetricsStore.from_events(out / "events.jsonl")
+    store = MetricsStore.from_snapshots(out)
     # Everything under /api/ (webhook health included) shares the API limit.
     api = ("calls_dashboard", "assistants", "vapi_webhook_health")
     api_requests = sum(store.counter("http_reqs", {"endpoint": name}) for name in api)
