@@ -7,6 +7,7 @@
 - pacing.py   real-time sending on an absolute schedule; errors.py the failure taxonomy
 - playback.py Twilio's playback buffer and the assistant's turns heard on a Twilio line
 - answers.py  which response answers a turn (native, Realtime), and the barge-in watch
+- listening.py the call steps native and Realtime share on top of it (speak, hear, barge in)
 
 `make_client` builds the client of a protocol; `encode_audio` turns canonical audio into that
 protocol's pre-encoded frames (done once per workload, not per frame).

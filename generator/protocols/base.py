@@ -10,9 +10,10 @@ finally `hangup`; `close` is always safe. Failures are raised as the CallError t
 generator/protocols/errors.py, already classified.
 
 `ResponseTracker` turns the arrival of response audio into the numbers the workload records;
-`open_ws` opens a connection the way every client does, as a `TimedConnection` that stamps each
-message when its bytes arrive, and `receive` hands out messages with those times: a latency is
-then the target's, not the wait for the generator's event loop to get round to reading.
+`open_ws` opens a connection the way every client does (`open_call`: with a call's settings), as
+a `TimedConnection` that stamps each message when its bytes arrive, and `receive` hands out
+messages with those times: a latency is then the target's, not the wait for the generator's event
+loop to get round to reading.
 """
 
 from __future__ import annotations
@@ -262,6 +263,20 @@ async def open_ws(
         raise classify_connect(exc) from exc
 
 
+async def open_call(
+    settings: ClientSettings, url: str, headers: tuple[tuple[str, str], ...] | None = None
+) -> ClientConnection:
+    """`open_ws` as a call client opens its connection: with the settings' connect timeout,
+    clock and TLS context, and their headers unless ``headers`` replaces them."""
+    return await open_ws(
+        url,
+        settings.connect_timeout_s,
+        settings.headers if headers is None else headers,
+        clock=settings.clock,
+        ssl_context=settings.ssl,
+    )
+
+
 def _pairs(
     headers: Mapping[str, str] | Sequence[tuple[str, str]] | None,
 ) -> Sequence[tuple[str, str]]:
@@ -363,6 +378,7 @@ __all__ = [
     "Utterance",
     "b64_size",
     "close_quietly",
+    "open_call",
     "open_ws",
     "parse_event",
     "receive",

@@ -15,38 +15,21 @@ silence while it listens. A barge-in is over when the backend's `response.done` 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import math
 import random
 import uuid
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection
-
 from generator.audio import PCM_FRAME_BYTES, PCM_RATE, split_frames
-from generator.protocols.answers import (
-    OTHER,
-    AnswerWatch,
-    Kind,
-    Note,
-    SilenceLine,
-    read_answer,
-    read_barge_in,
-)
+from generator.protocols.answers import OTHER, AnswerWatch, Kind, Note
 from generator.protocols.base import (
-    BargeIn,
     ClientSettings,
     Deadline,
     GreetingMode,
-    LagSink,
     ResponseTiming,
     TurnEnd,
-    Utterance,
     b64_size,
-    close_quietly,
-    open_ws,
     parse_event,
     receive,
     send,
@@ -59,7 +42,7 @@ from generator.protocols.errors import (
     SessionClosed,
     SessionFailed,
 )
-from generator.protocols.pacing import send_paced
+from generator.protocols.listening import ListeningClient
 
 PCM_BYTES_PER_S: Final = PCM_RATE * 2
 VOICE_PATH: Final = "/ws/voice"
@@ -91,121 +74,31 @@ def native_url(url: str, sid: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
-class NativeClient:
+class NativeClient(ListeningClient):
     """One call over the native protocol."""
 
     protocol = "native"
 
     def __init__(self, settings: ClientSettings, rng: random.Random) -> None:
-        self.settings = settings
-        self.url = native_url(settings.url, session_id(rng))
-        self._clock = settings.clock
-        self._ws: ClientConnection | None = None
-        self._voiced_at = 0.0
+        url = native_url(settings.url, session_id(rng))
         # `?vad=server`: the backend's upstream hears the turn end in the audio, so the caller
         # sends no end_of_utterance and keeps its line open (silence) while it listens.
-        self.server_vad = "vad=server" in urlsplit(self.url).query
-        self._line: SilenceLine | None = None
-
-    @property
-    def ws(self) -> ClientConnection:
-        if self._ws is None:
-            raise ProtocolViolation("not connected")
-        return self._ws
+        server_vad = "vad=server" in urlsplit(url).query
+        super().__init__(settings, url, server_vad=server_vad, silence=SILENCE)
 
     async def connect(self) -> float:
-        self._ws = await open_ws(
-            self.url,
-            self.settings.connect_timeout_s,
-            self.settings.headers,
-            clock=self._clock,
-            ssl_context=self.settings.ssl,
-        )
-        if self.server_vad:
-            self._line = SilenceLine(self._ws, SILENCE, self._clock)
-        return self._clock()
+        return await self._open(self.settings.headers)
 
     async def wait_greeting(self, mode: GreetingMode) -> ResponseTiming | None:
         if mode == "none":
             return None
-        watch = AnswerWatch(-math.inf)
         deadline = Deadline(self._clock, self.settings.greeting_timeout_s, GreetingTimeout)
-        try:
-            return await read_answer(self, -math.inf, deadline, watch)
-        except GreetingTimeout:
-            if mode == "auto" and not (watch.open or watch.tracker.has_audio):
-                return None
-            raise
-
-    async def send_utterance(self, utterance: Utterance, on_lag: LagSink) -> None:
-        await self._send_utterance(utterance, on_lag, None)
-
-    async def _send_utterance(
-        self, utterance: Utterance, on_lag: LagSink, voiced: asyncio.Future[float] | None
-    ) -> None:
-        ws, clock = self.ws, self._clock
-        first, last = utterance.first_voiced, utterance.last_voiced
-
-        async def send_frame(k: int, frame: str | bytes, _due: float) -> None:
-            await send(ws, frame)
-            if k == last:
-                self._voiced_at = clock()
-            if k == first and voiced is not None and not voiced.done():
-                voiced.set_result(clock())
-
-        await send_paced(utterance.frames, send_frame, clock=clock, on_lag=on_lag)
+        return await self._hear_greeting(mode, deadline)
 
     async def end_utterance(self) -> TurnEnd:
         if not self.server_vad:
             await send(self.ws, END_OF_UTTERANCE)
         return TurnEnd(self._voiced_at, self._clock())
-
-    async def wait_response(self) -> ResponseTiming:
-        deadline = Deadline(self._clock, self.settings.response_timeout_s, ResponseTimeout)
-        line = self._line
-        if line is None:
-            return await read_answer(self, self._voiced_at, deadline)
-        line.start()
-        try:
-            return await read_answer(self, self._voiced_at, deadline)
-        finally:
-            await line.stop()
-
-    async def barge_in(
-        self, utterance: Utterance, after_s: float, bound_s: float, on_lag: LagSink
-    ) -> BargeIn:
-        sender: asyncio.Task[None] | None = None
-        line = self._line
-
-        async def speak(voiced: asyncio.Future[float]) -> None:
-            try:
-                if line is not None:
-                    await line.stop()
-                await self._send_utterance(utterance, on_lag, voiced)
-            except Exception as exc:  # the watch waits on the first voiced frame: tell it
-                if not voiced.done():
-                    voiced.set_exception(exc)
-                raise
-
-        def start() -> asyncio.Future[float]:
-            nonlocal sender
-            voiced: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            sender = asyncio.create_task(speak(voiced))
-            return voiced
-
-        if line is not None:
-            line.start()
-        try:
-            barge, _watch = await read_barge_in(self, self._voiced_at, start, after_s, bound_s)
-            if sender is not None:
-                await sender
-        finally:
-            if sender is not None:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
-            if line is not None:
-                await line.stop()
-        return barge
 
     async def hangup(self) -> None:
         ws = self.ws
@@ -221,9 +114,6 @@ class NativeClient:
             if exc.code != 1000:
                 raise
         await self.close()
-
-    async def close(self) -> None:
-        await close_quietly(self._ws)
 
     def classify(self, message: str | bytes) -> Note:
         if isinstance(message, bytes):

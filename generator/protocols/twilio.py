@@ -37,7 +37,7 @@ from generator.protocols.base import (
     Utterance,
     b64_size,
     close_quietly,
-    open_ws,
+    open_call,
     parse_event,
     send,
 )
@@ -106,13 +106,7 @@ class TwilioClient:
         return json.dumps({**body, "streamSid": self.stream_sid})
 
     async def connect(self) -> float:
-        self._ws = await open_ws(
-            self.url,
-            self.settings.connect_timeout_s,
-            self.settings.headers,
-            clock=self._clock,
-            ssl_context=self.settings.ssl,
-        )
+        self._ws = await open_call(self.settings, self.url)
         connected_at = self._clock()
         self._started_at = connected_at
         await send(
