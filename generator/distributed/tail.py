@@ -138,7 +138,15 @@ def copy_event_files(
     for slice_id, path in paths:
         shift = (shifts or {}).get(slice_id, 0.0)
         parse = EventParser().parse
+        write = sink.write_line
         for line in _lines(path):
+            # A trend, counter or rate line (the bulk) is copied as text, its `t` moved; the rest
+            # (gauges, which gain their slice tag, the header, the end mark) goes by its event.
+            if line.startswith(_OBSERVATIONS):
+                moved = _moved(line.rstrip("\n"), shift)
+                if moved is not None:
+                    write(moved)
+                    continue
             event = parse(line)
             if event is None:
                 continue
@@ -148,11 +156,30 @@ def copy_event_files(
                 with contextlib.suppress(KeyError, TypeError, ValueError):
                     end = float(event["t"])
                     latest = end if latest is None else max(latest, end)
-            else:
+            elif event.get("k") != "start":
                 _copy(sink, line, event, slice_id)
     if latest is not None:
         sink.write({"k": "end", "t": latest})
     return latest
+
+
+_OBSERVATIONS = ('{"k":"t",', '{"k":"c",', '{"k":"r",')
+
+
+def _moved(line: str, shift: float) -> str | None:
+    """An observation line (events.event_prefix + `t` and `v`) with its `t` moved by
+    ``shift``; None when it is not one whole (a torn line: parsed the slow way, and skipped)."""
+    cut = line.rfind(',"t":')
+    v_at = line.find(',"v":', cut)
+    if cut < 0 or v_at < 0 or not line.endswith("}"):
+        return None
+    if not shift:
+        return line
+    try:
+        at = round(float(line[cut + 5 : v_at]) + shift, 6)
+    except ValueError:
+        return None
+    return f'{line[:cut]},"t":{at!r}{line[v_at:]}'
 
 
 def _lines(path: Path) -> Iterator[str]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from generator.distributed.tail import EventTail, merge_event_files, replay, replay_store
+from generator.distributed.tail import (
+    EventTail,
+    copy_event_files,
+    merge_event_files,
+    replay,
+    replay_store,
+)
 from generator.metrics.events import EventSink
 from generator.metrics.store import MetricsStore
 from tests.support.clock import FakeClock
@@ -115,3 +121,34 @@ def test_tail_hands_out_complete_lines_only(tmp_path: Path) -> None:
         for event in tail.read_new():
             replay(store, event, "0")
     assert store.counter("iterations") == 3
+
+
+def test_copied_raw_events_read_back_as_the_replayed_merge(tmp_path: Path) -> None:
+    """copy_event_files (the raw events of a snapshot merge: lines copied as text, times moved)
+    writes what merge_event_files writes, read back."""
+    clock = FakeClock(100.0)
+    sinks = [EventSink(tmp_path / f"w{i}.jsonl.gz", clock=clock) for i in range(2)]
+    workers = [MetricsStore(clock=clock, sink=sink) for sink in sinks]
+    _record(workers, clock, MetricsStore(clock=clock))
+    for i, (store, sink) in enumerate(zip(workers, sinks, strict=True)):
+        store.add_gauge("vus", 3 + i, {"workload": "w"})
+        store.finish()
+        sink.close()
+    paths = [(str(i), tmp_path / f"w{i}.jsonl.gz") for i in range(2)]
+    shifts = {"0": 0.0, "1": 1.25}
+    replayed = EventSink(tmp_path / "replayed.jsonl")
+    merge_event_files(paths, replayed, shifts=shifts, wall=50.0)
+    replayed.close()
+    copied = EventSink(tmp_path / "copied.jsonl.gz")
+    end = copy_event_files(paths, copied, shifts=shifts, wall=50.0)
+    copied.close()
+    a = MetricsStore.from_events(tmp_path / "replayed.jsonl")
+    b = MetricsStore.from_events(tmp_path / "copied.jsonl.gz")
+    assert end == a.ended_at == b.ended_at
+    assert b.trend("turn_latency").count == 3000
+    for pct in (50, 99, 99.9):
+        assert b.trend("turn_latency").p(pct) == a.trend("turn_latency").p(pct)
+    assert b.counter_by("calls_total", "outcome") == a.counter_by("calls_total", "outcome")
+    assert b.rate("call_success") == a.rate("call_success")
+    assert b.gauge("vus", {"workload": "w"}) == a.gauge("vus", {"workload": "w"}) == (7.0, 7.0)
+    assert b.series_rows() == a.series_rows()
