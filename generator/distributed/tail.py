@@ -1,14 +1,16 @@
 """Replaying events.jsonl files (gzip or not) into one store, whole or as they grow, or copying
 them into one.
 
-Every observation of a worker or shard lands in its events.jsonl (generator/metrics/events.py);
-replaying the files of N slices into one store gives exactly the store that would have seen every
-observation: trends add bucket by bucket, counters and rates add, seconds align on each slice's
-own start. Gauges are the exception: each slice's `vus` is a part of the whole, so a replayed
-gauge gets a `slice` tag, and the store's gauge query (which sums over tag sets) adds them up.
+A slice's events.jsonl (generator/metrics/events.py) holds every observation: written by runs
+before the snapshots existed, and by any run asked for `--raw-events`. Replaying the files of N
+slices into one store gives exactly the store that would have seen every observation: trends add
+bucket by bucket, counters and rates add, seconds align on each slice's own start. Gauges are
+the exception: each slice's `vus` is a part of the whole, so a replayed gauge gets a `slice` tag,
+and the store's gauge query (which sums over tag sets) adds them up. `merge_event_files` is how
+slices with events only merge (combined.py); `copy_event_files` gathers the raw events of slices
+whose figures come from their snapshots.
 
-``EventTail`` reads only the complete lines appended since its last read, so the parent of N
-workers can evaluate thresholds on the merged figures every second while they run.
+``EventTail`` reads only the complete lines appended since its last read (a file that grows).
 """
 
 from __future__ import annotations
