@@ -1,8 +1,9 @@
 """`callbench webhooks`: a storm of COUNT form-encoded webhooks sent WITHIN seconds at a constant
 arrival rate (an open model: a slow target does not slow the storm; latencies count from each
 webhook's scheduled time). Each body comes from --template with `{i}` (0, 1, ...) and `{uuid}`
-substituted. With --twilio-auth-token (or $TWILIO_AUTH_TOKEN and --sign) every request carries
-an `X-Twilio-Signature` a Twilio-verifying backend accepts.
+substituted. With --sign and $TWILIO_AUTH_TOKEN every request carries an `X-Twilio-Signature` a
+Twilio-verifying backend accepts (--twilio-auth-token also works, but puts the token in the process
+list: prefer the variable).
 
 Outcomes: accepted (2xx), rate_limited (429), rejected (other status), error (no answer).
 Thresholds default to the seed's criterion — no 429, 95 % answered within 5 s:
