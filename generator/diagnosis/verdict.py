@@ -11,7 +11,8 @@ of its decision matrix.
 | error rate (errors / iterations) | < 1 % | < 5 % | at or above |
 
 A row without data is `n/a`, never green; the run's zone is its worst row (`n/a` when every row
-is). Pure: reads the store and the monitor's evidence, returns plain values.
+is). Pure: reads the store and the monitor's evidence, returns the `Verdict` a summary carries
+(generator/report/summary_model.py).
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ LABELS = {
 
 
 @dataclass(frozen=True)
-class Row:
+class TargetRow:
+    """A performance target's row of the verdict; ``value`` None and zone `n/a` without data."""
+
     target: str
     label: str
     value: float | None
@@ -84,20 +87,30 @@ class Row:
             "target": self.target,
             "label": self.label,
             "value": self.value,
-            "unit": self.unit.strip(),
+            "unit": self.unit,
             "zone": self.zone,
             "reason": self.reason,
         }
 
 
-def row(target: str, value: float | None, detail: str, missing: str) -> Row:
+@dataclass(frozen=True)
+class Verdict:
+    """The run's zone (its worst row), the readiness line for it, and the rows. In the summary's
+    JSON these are three top-level keys: `zone`, `readiness` and `verdict` (the rows)."""
+
+    zone: Zone
+    readiness: str
+    rows: tuple[TargetRow, ...]
+
+
+def row(target: str, value: float | None, detail: str, missing: str) -> TargetRow:
     label, unit = LABELS[target]
     band = BANDS[target]
     if value is None:
-        return Row(target, label, None, unit, "n/a", f"no data: {missing}")
+        return TargetRow(target, label, None, unit.strip(), "n/a", f"no data: {missing}")
     value = round(value, 2)
     zone = band.zone(value)
-    return Row(target, label, value, unit, zone, f"{detail} ({band.describe(unit)})")
+    return TargetRow(target, label, value, unit.strip(), zone, f"{detail} ({band.describe(unit)})")
 
 
 def _calls(store: MetricsStore) -> tuple[int, int]:
@@ -117,7 +130,7 @@ def _db_ratio(monitor: MonitorEvidence) -> tuple[float | None, str]:
     return peak / cap * 100.0, f"{peak:.0f} of {cap:.0f} connections a normal role may open"
 
 
-def verdict_rows(store: MetricsStore, monitor: MonitorEvidence) -> list[Row]:
+def verdict_rows(store: MetricsStore, monitor: MonitorEvidence) -> list[TargetRow]:
     succeeded, total = _calls(store)
     turn = store.trend("turn_latency")
     iterations = max(store.counter("iterations"), total)
@@ -155,7 +168,7 @@ def verdict_rows(store: MetricsStore, monitor: MonitorEvidence) -> list[Row]:
     ]
 
 
-def worst(rows: list[Row]) -> Zone:
+def worst(rows: list[TargetRow]) -> Zone:
     zone: Zone = "n/a"
     for r in rows:
         if ORDER[r.zone] > ORDER[zone]:
@@ -163,8 +176,8 @@ def worst(rows: list[Row]) -> Zone:
     return zone
 
 
-def verdict(store: MetricsStore, monitor: MonitorEvidence) -> dict[str, Any]:
-    """{zone, readiness, rows}: the summary's verdict (docs/summary-schema.md)."""
+def verdict(store: MetricsStore, monitor: MonitorEvidence) -> Verdict:
+    """The summary's verdict (docs/summary-schema.md)."""
     rows = verdict_rows(store, monitor)
     zone = worst(rows)
-    return {"zone": zone, "readiness": READINESS[zone], "rows": [r.as_dict() for r in rows]}
+    return Verdict(zone, READINESS[zone], tuple(rows))

@@ -14,7 +14,7 @@ from typing import Any
 
 from generator.diagnosis.finding import RunEvidence
 from generator.diagnosis.rules import diagnose
-from generator.diagnosis.verdict import READINESS, verdict_rows, worst
+from generator.diagnosis.verdict import verdict
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import ThresholdResult
 from generator.monitor.evidence import MonitorEvidence
@@ -25,10 +25,7 @@ from generator.report.summary_model import (
     MonitorSummary,
     Status,
     Summary,
-    TargetRow,
-    ThresholdRow,
     TrendFigures,
-    Verdict,
     WorkloadInfo,
 )
 
@@ -99,18 +96,6 @@ def _connections(store: MetricsStore) -> Connections | None:
     return Connections(held + failed, held, failed, refused, int(peak))
 
 
-def _verdict(store: MetricsStore, evidence: MonitorEvidence) -> Verdict:
-    rows = verdict_rows(store, evidence)
-    zone = worst(rows)
-    return Verdict(
-        zone,
-        READINESS[zone],
-        tuple(
-            TargetRow(r.target, r.label, r.value, r.unit.strip(), r.zone, r.reason) for r in rows
-        ),
-    )
-
-
 def build_summary(
     store: MetricsStore,
     results: list[ThresholdResult],
@@ -153,9 +138,9 @@ def build_summary(
             n: round(store.rate(n).rate, 4) for n, kind in sorted(names.items()) if kind == "rate"
         },
         errors=dict(sorted(store.counter_by("errors_total", "kind").items())),
-        thresholds=tuple(ThresholdRow(r.expr, r.value, r.ok, r.note) for r in results),
+        thresholds=tuple(results),
         passed=status == "completed" and all(r.ok for r in results),
-        verdict=_verdict(store, evidence),
+        verdict=verdict(store, evidence),
         findings=tuple(findings),
         monitor=MonitorSummary.from_json(evidence.as_summary(), "monitor"),
         connections=_connections(store),

@@ -8,6 +8,10 @@ that is wrong). Summaries written before the verdict, the findings, the target m
 connections figures existed still read: those sections are then None, and `to_json()` leaves
 them out again, so an old run directory's summary.json reads and writes back unchanged.
 
+The verdict (`Verdict`, `TargetRow`), the findings and the threshold results are the types of the
+layers that make them (generator/diagnosis, generator/metrics); this module reads them back from
+the JSON and writes them into it.
+
 Maps keyed by the run's own names (workloads, metrics, counters, rates, errors, the monitor's
 keys) stay maps, of typed values: which metrics a run has depends on its workloads. `config` stays
 the scenario's JSON (docs/scenario.md) rather than a model of it: it has its own model
@@ -24,8 +28,9 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from generator.diagnosis.finding import Finding, Severity
-from generator.diagnosis.verdict import Zone
+from generator.diagnosis.verdict import TargetRow, Verdict, Zone
 from generator.errors import InvalidInput
+from generator.metrics.thresholds import ThresholdResult
 from generator.report import summary_json as js
 from generator.report.summary_json import BadSummary
 from generator.report.summary_monitor import MonitorSummary, PhaseSamples, RecoveryChecks
@@ -46,6 +51,9 @@ __all__ = [
     "PhaseSamples",
     "RecoveryChecks",
     "Summary",
+    "TargetRow",
+    "ThresholdResult",
+    "Verdict",
     "read_summary",
 ]
 
@@ -132,74 +140,33 @@ class TrendFigures:
         return TrendFigures(js.integer(d, "count", where), *figures)
 
 
-@dataclass(frozen=True)
-class ThresholdRow:
-    """A threshold's result; ``value`` None: no data (the threshold fails)."""
-
-    expr: str
-    value: float | None
-    ok: bool
-    note: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"expr": self.expr, "value": self.value, "ok": self.ok}
-        if self.note:
-            out["note"] = self.note
-        return out
-
-    @staticmethod
-    def from_json(value: object, where: str) -> ThresholdRow:
-        d = js.obj(value, where)
-        return ThresholdRow(
-            js.text(d, "expr", where),
-            js.opt_number(d, "value", where),
-            js.flag(d, "ok", where),
-            js.opt_text(d, "note", where) or "",
-        )
+def threshold_from_json(value: object, where: str) -> ThresholdResult:
+    d = js.obj(value, where)
+    return ThresholdResult(
+        js.text(d, "expr", where),
+        js.opt_number(d, "value", where),
+        js.flag(d, "ok", where),
+        js.opt_text(d, "note", where) or "",
+    )
 
 
-@dataclass(frozen=True)
-class TargetRow:
-    """A performance target's row of the verdict; ``value`` None and zone `n/a` without data."""
-
-    target: str
-    label: str
-    value: float | None
-    unit: str
-    zone: Zone
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "label": self.label,
-            "value": self.value,
-            "unit": self.unit,
-            "zone": self.zone,
-            "reason": self.reason,
-        }
-
-    @staticmethod
-    def from_json(value: object, where: str) -> TargetRow:
-        d = js.obj(value, where)
-        return TargetRow(
-            js.text(d, "target", where),
-            js.text(d, "label", where),
-            js.opt_number(d, "value", where),
-            js.text(d, "unit", where),
-            js.choice(d, "zone", where, ZONES),
-            js.text(d, "reason", where),
-        )
+def threshold_json(t: ThresholdResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"expr": t.expr, "value": t.value, "ok": t.ok}
+    if t.note:
+        out["note"] = t.note
+    return out
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The run's zone (its worst row), the readiness line for it, and the rows. In the JSON these
-    are three top-level keys: `zone`, `readiness` and `verdict` (the rows)."""
-
-    zone: Zone
-    readiness: str
-    rows: tuple[TargetRow, ...]
+def target_row_from_json(value: object, where: str) -> TargetRow:
+    d = js.obj(value, where)
+    return TargetRow(
+        js.text(d, "target", where),
+        js.text(d, "label", where),
+        js.opt_number(d, "value", where),
+        js.text(d, "unit", where),
+        js.choice(d, "zone", where, ZONES),
+        js.text(d, "reason", where),
+    )
 
 
 def finding_from_json(value: object, where: str) -> Finding:
@@ -234,7 +201,7 @@ class Summary:
     counters: Mapping[str, int]
     rates: Mapping[str, float]
     errors: Mapping[str, int]
-    thresholds: tuple[ThresholdRow, ...]
+    thresholds: tuple[ThresholdResult, ...]
     passed: bool
     config: Mapping[str, Any]
     verdict: Verdict | None = None
@@ -269,13 +236,13 @@ class Summary:
             "counters": dict(self.counters),
             "rates": dict(self.rates),
             "errors": dict(self.errors),
-            "thresholds": [t.to_json() for t in self.thresholds],
+            "thresholds": [threshold_json(t) for t in self.thresholds],
             "passed": self.passed,
         }
         if self.verdict is not None:
             out["zone"] = self.verdict.zone
             out["readiness"] = self.verdict.readiness
-            out["verdict"] = [r.to_json() for r in self.verdict.rows]
+            out["verdict"] = [r.as_dict() for r in self.verdict.rows]
         if self.findings is not None:
             out["findings"] = [f.as_dict() for f in self.findings]
         if self.monitor is not None:
@@ -311,7 +278,7 @@ class Summary:
             counters=js.mapping(d, "counters", "", js.as_int),
             rates=js.mapping(d, "rates", "", js.as_number),
             errors=js.mapping(d, "errors", "", js.as_int),
-            thresholds=js.items(d, "thresholds", "", ThresholdRow.from_json),
+            thresholds=js.items(d, "thresholds", "", threshold_from_json),
             passed=js.flag(d, "passed", ""),
             config=js.obj(d.get("config"), "config"),
             verdict=_verdict_from_json(d),
@@ -335,7 +302,7 @@ def _verdict_from_json(d: Mapping[str, Any]) -> Verdict | None:
     return Verdict(
         js.choice(d, "zone", "", ZONES),
         js.text(d, "readiness", ""),
-        js.items(d, "verdict", "", TargetRow.from_json),
+        js.items(d, "verdict", "", target_row_from_json),
     )
 
 
