@@ -9,16 +9,7 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
 from generator.workloads.twilio_sign import twilio_signature
-
-TOKEN = "12345"
-URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PARAMS = [
-    ("CallSid", "CA1234567890ABCDE"),
-    ("Caller", "+12349013030"),
-    ("Digits", "1234"),
-    ("From", "+12349013030"),
-    ("To", "+18005551212"),
-]
+from tests.support.twilio_example import PARAMS, TOKEN, URL
 
 
 def twilios(token: str, url: str, pairs: list[tuple[str, str]]) -> str:

@@ -10,16 +10,8 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
 from mocks.backend.twilio_signature import compute_signature, is_valid
+from tests.support.twilio_example import PARAMS, TOKEN, URL
 
-TOKEN = "12345"
-URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-PARAMS = [
-    ("CallSid", "CA1234567890ABCDE"),
-    ("Caller", "+12349013030"),
-    ("Digits", "1234"),
-    ("From", "+12349013030"),
-    ("To", "+18005551212"),
-]
 DOCUMENTED = "0/KCTR6DLpKmkAf8muzZqo1nDgQ="  # twilio.com/docs/usage/security
 URLS = [
     URL,
