@@ -16,7 +16,8 @@ from bench.drilling.runner import DrillResult
 from bench.drilling.table import next_step, render_result, render_table
 from generator.diagnosis.finding import Finding
 from generator.diagnosis.verdict import Zone
-from generator.report.summary_model import Calls, Summary, Verdict
+from generator.report.summary_model import Summary, Verdict
+from tests.support.summaries import bare_summary
 
 
 def _result(
@@ -43,25 +44,9 @@ def _result(
 
 def _summary(zone: Zone, findings: tuple[str, ...]) -> Summary:
     """A summary with only a zone and findings: what the drill's table reads of it."""
-    return Summary(
+    return bare_summary(
         name="drill",
-        started_at=None,
-        status="completed",
         duration_s=1.0,
-        workloads={},
-        calls=Calls(0, 0, 0),
-        success_rate=None,
-        calls_per_s=0.0,
-        iterations=0,
-        dropped_iterations=0,
-        vus_max=0,
-        metrics={},
-        counters={},
-        rates={},
-        errors={},
-        thresholds=(),
-        passed=True,
-        config={},
         verdict=Verdict(zone, f"zone {zone}", ()),
         findings=tuple(
             Finding(f, f"{f} seen", "critical", ["grew"], f"{f}.md", "look") for f in findings

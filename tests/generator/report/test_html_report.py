@@ -17,7 +17,7 @@ from generator.report.html import render_comparison_html, render_run_html, write
 from generator.report.html_charts import chart_html
 from generator.report.html_data import Chart, Line
 from generator.report.html_sections import runbook_href
-from generator.report.summary_model import Calls, Summary, read_summary
+from generator.report.summary_model import read_summary
 from tests.generator.report.html_report_support import (
     EXPECTED_CHARTS,
     GENERATOR_CHARTS,
@@ -27,6 +27,7 @@ from tests.generator.report.html_report_support import (
     write_monitor,
 )
 from tests.support.chromium_driver import PageReport, chromium_path, inspect_page
+from tests.support.summaries import bare_summary
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
@@ -179,27 +180,7 @@ def test_interrupted_run_still_renders(runs: tuple[Path, Path], tmp_path: Path) 
 
 
 def test_charts_without_data_show_a_note(tmp_path: Path) -> None:
-    empty = Summary(
-        name="empty",
-        started_at=None,
-        status="interrupted",
-        duration_s=0.0,
-        workloads={},
-        calls=Calls(0, 0, 0),
-        success_rate=None,
-        calls_per_s=0.0,
-        iterations=0,
-        dropped_iterations=0,
-        vus_max=0,
-        metrics={},
-        counters={},
-        rates={},
-        errors={},
-        thresholds=(),
-        passed=False,
-        config={},
-        findings=(),
-    )
+    empty = bare_summary(name="empty", status="interrupted", passed=False, findings=())
     html = render_run_html(tmp_path, empty)
     assert "<svg" not in html
     assert html.count('class="chart-box no-data"') == len(EXPECTED_CHARTS)
