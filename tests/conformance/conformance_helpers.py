@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -31,14 +30,6 @@ def spoken_turn(speech_ms: int = 800, seed: int = 7, rate: int = 24_000) -> byte
     """PCM16 mono at ``rate``: synthetic speech, then line silence long enough for server VAD."""
     silence = bytes(2 * rate * (SILENCE_MS + 300) // 1000)
     return synth_speech(speech_ms, seed, rate) + silence
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now (for servers that cannot be told port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_for_port(

@@ -30,9 +30,9 @@ from tests.conformance.conformance_helpers import (
     callbench_calls,
     cancelled_responses,
     child,
-    free_port,
     wait_for_port,
 )
+from tests.support.ports import free_port
 
 OPENAI_HOST = "wss://api.openai.com"
 ENV = "CALLBENCH_TWILIO_SAMPLE"
