@@ -1,10 +1,12 @@
 """Opens a page in headless Chromium over the DevTools protocol and reports what it drew.
 
 Chromium starts with `--remote-debugging-port=0`; its real port is read back from the
-DevToolsActivePort file in the throwaway profile. One page target is attached (flat sessions),
-the file is loaded, and the report collects every <svg> (title, aria-label, drawn size, number
-of shapes), the "no data" notes, resources the page fetched, console errors and uncaught
-exceptions, and saves a screenshot. Every step has a deadline; the browser is always stopped.
+DevToolsActivePort file in the throwaway profile. `chromium_page` attaches one blank page target
+(flat sessions) and hands out its `DevToolsSession`; tests/generator/report/live_browser.py reads a
+live page through it. `inspect_page` loads a file, and its report collects every <svg> (title,
+aria-label, drawn size, number of shapes), the "no data" notes, resources the page fetched,
+console errors and uncaught exceptions (`page_errors`), and saves a screenshot. Every step has a
+deadline; the browser is always stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import json
 import shutil
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +65,10 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class _Session:
+class DevToolsSession:
+    """The DevTools connection, and once attached (``session_id``) its page; ``events`` holds
+    every event read so far."""
+
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.next_id = 0
@@ -95,8 +101,13 @@ class _Session:
                 if event.get("method") == method:
                     return
 
+    def page_events(self) -> list[dict[str, Any]]:
+        """The events of the attached page so far."""
+        return [e for e in self.events if e.get("sessionId") == self.session_id]
 
-def _errors(events: list[dict[str, Any]]) -> list[str]:
+
+def page_errors(events: list[dict[str, Any]]) -> list[str]:
+    """Uncaught exceptions, console errors and error log entries among ``events``."""
     found = []
     for e in events:
         method, params = e.get("method"), e.get("params", {})
@@ -123,15 +134,16 @@ async def _wait_port(profile: Path, proc: asyncio.subprocess.Process) -> tuple[i
     raise TimeoutError("chromium did not write DevToolsActivePort within 30 s")
 
 
-async def inspect_page(
-    page: Path, profile: Path, screenshot: Path, *, offline: bool = False
-) -> PageReport:
-    """Loads ``page`` (a local file) in a fresh headless Chromium and reports what it drew."""
+@contextlib.asynccontextmanager
+async def chromium_page(
+    profile: Path, extra_flags: Sequence[str] = ()
+) -> AsyncIterator[DevToolsSession]:
+    """A fresh headless Chromium (``profile`` its throwaway user data directory) with one blank
+    page attached, Runtime, Log and Page events on; closed and stopped on the way out."""
     binary = chromium_path()
     assert binary is not None, "chromium is not installed (scripts/system-deps.sh installs it)"
     await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
-    uri = await asyncio.to_thread(lambda: page.resolve().as_uri())
-    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"] + ([OFFLINE_FLAG] if offline else [])
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra_flags]
     proc = await asyncio.create_subprocess_exec(
         binary,
         *flags,
@@ -144,7 +156,7 @@ async def inspect_page(
         async with websockets.connect(
             f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, open_timeout=10
         ) as ws:
-            s = _Session(ws)
+            s = DevToolsSession(ws)
             target = await s.call("Target.createTarget", url="about:blank")
             attached = await s.call(
                 "Target.attachToTarget", targetId=target["targetId"], flatten=True
@@ -152,26 +164,10 @@ async def inspect_page(
             s.session_id = attached["sessionId"]
             for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
                 await s.call(domain)
-            await s.call(
-                "Emulation.setDeviceMetricsOverride",
-                width=1280,
-                height=2000,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            await s.call("Page.navigate", url=uri)
-            await s.wait_event("Page.loadEventFired")
-            probe = await s.call("Runtime.evaluate", expression=PROBE_JS, returnByValue=True)
-            shot = await s.call("Page.captureScreenshot", format="png")
-            await asyncio.to_thread(screenshot.write_bytes, base64.b64decode(shot["data"]))
-            data = json.loads(probe["result"]["value"])
-            with_session = [e for e in s.events if e.get("sessionId") == s.session_id]
+            yield s
             # The browser may close the socket before it answers.
             with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
                 await s.call("Browser.close", within_s=5.0)
-        return PageReport(
-            data["svgs"], data["noData"], data["resources"], data["headings"], _errors(with_session)
-        )
     finally:
         if proc.returncode is None:
             try:
@@ -179,3 +175,26 @@ async def inspect_page(
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+async def inspect_page(
+    page: Path, profile: Path, screenshot: Path, *, offline: bool = False
+) -> PageReport:
+    """Loads ``page`` (a local file) in a fresh headless Chromium and reports what it drew."""
+    uri = await asyncio.to_thread(lambda: page.resolve().as_uri())
+    async with chromium_page(profile, [OFFLINE_FLAG] if offline else []) as s:
+        await s.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=1280,
+            height=2000,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        await s.call("Page.navigate", url=uri)
+        await s.wait_event("Page.loadEventFired")
+        probe = await s.call("Runtime.evaluate", expression=PROBE_JS, returnByValue=True)
+        shot = await s.call("Page.captureScreenshot", format="png")
+        await asyncio.to_thread(screenshot.write_bytes, base64.b64decode(shot["data"]))
+        data = json.loads(probe["result"]["value"])
+        errors = page_errors(s.page_events())
+    return PageReport(data["svgs"], data["noData"], data["resources"], data["headings"], errors)
