@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from generator.protocols.base import TimedConnection
 from tests.mocks.realtime.rt_api_helpers import admin
 
 LATENCY_MS = 300.0
@@ -30,20 +31,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def client_latencies(url: str, n: int) -> list[float]:
-    """``n`` responses one after another; each: send → first audio delta, in ms."""
+    """``n`` responses one after another; each: send → first audio delta, in ms. The delta's
+    arrival is stamped as its bytes come in (the generator's TimedConnection), not when this
+    task next runs: the figure is the fake's, not the test process's scheduling."""
     out: list[float] = []
-    async with connect(f"{url}?model=gpt-realtime", compression=None, proxy=None) as ws:
+    uri = f"{url}?model=gpt-realtime"
+    async with connect(uri, compression=None, proxy=None, create_connection=TimedConnection) as ws:
+        assert isinstance(ws, TimedConnection)
         assert json.loads(await ws.recv())["type"] == "session.created"
         await ws.send(json.dumps({"type": "session.update", "session": MANUAL}))
+        ws.arrivals.clear()
         for _ in range(n):
-            sent = time.perf_counter()
+            sent = time.monotonic()
             await ws.send(json.dumps({"type": "response.create"}))
             first: float | None = None
             async with asyncio.timeout(5):
                 while True:
                     event = json.loads(await ws.recv())
+                    arrived = ws.arrivals.popleft()
                     if first is None and event["type"] == "response.output_audio.delta":
-                        first = time.perf_counter()
+                        first = arrived
                     if event["type"] == "response.done":
                         break
             assert first is not None
