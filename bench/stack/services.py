@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bench.errors import StackError
 from bench.stack.processes import LOOPBACK, free_port, log_tail, spawn, stop_pid, wait_until
@@ -88,6 +88,29 @@ def _start(
     return proc.pid
 
 
+# A free port is closed again before the child binds it, so another process on the machine may
+# take it first (seen with two test workers each starting stacks): the child then exits at once
+# with EADDRINUSE, and the part is started again on other ports, a bounded number of times.
+PORT_ATTEMPTS: Final = 3
+LOST_PORT: Final = "address already in use"
+
+
+def _on_free_ports(
+    attempt: Callable[[int, int], int], ports: Ports | None = None
+) -> tuple[int, Ports]:
+    """``attempt(port, admin_port)``'s PID and the ports it bound: fresh free ports, tried again
+    when another process took one first; given ``ports`` are tried once (a restart keeps them)."""
+    attempts = 1 if ports is not None else PORT_ATTEMPTS
+    for n in range(1, attempts + 1):
+        chosen = ports or (free_port(), free_port())
+        try:
+            return attempt(*chosen), chosen
+        except StackError as exc:
+            if n == attempts or LOST_PORT not in exc.log_tail:
+                raise
+    raise AssertionError("attempts >= 1: the loop returns or raises")
+
+
 def start_realtime(
     run_dir: Path,
     log_path: Path,
@@ -99,20 +122,26 @@ def start_realtime(
     timeout: float = 30.0,
 ) -> ServiceInfo:
     """The fake Realtime upstream; ready when ``GET {admin}/health`` answers 200."""
-    port, admin_port = free_port(), free_port()
-    argv = cli_argv("mock", "realtime", "--host", LOOPBACK, "--port", str(port))
-    argv += ["--admin-port", str(admin_port), "--seed", str(seed)]
+    extra = ["--seed", str(seed)]
     if greeting_ms is not None:
-        argv += ["--greeting-ms", str(greeting_ms)]
+        extra += ["--greeting-ms", str(greeting_ms)]
     if answer_ms is not None:
-        argv += ["--answer-ms", str(answer_ms)]
+        extra += ["--answer-ms", str(answer_ms)]
     if faults:
         faults_file = run_dir.absolute() / "realtime-faults.json"
         faults_file.parent.mkdir(parents=True, exist_ok=True)
         faults_file.write_text(json.dumps(dict(faults), indent=2))
-        argv += ["--faults", str(faults_file)]
+        extra += ["--faults", str(faults_file)]
+
+    def attempt(port: int, admin_port: int) -> int:
+        argv = cli_argv("mock", "realtime", "--host", LOOPBACK, "--port", str(port))
+        argv += ["--admin-port", str(admin_port), *extra]
+        return _start(
+            "realtime", argv, log_path, [f"http://{LOOPBACK}:{admin_port}/health"], timeout
+        )
+
+    pid, (port, admin_port) = _on_free_ports(attempt)
     admin = f"http://{LOOPBACK}:{admin_port}"
-    pid = _start("realtime", argv, log_path, [f"{admin}/health"], timeout)
     return ServiceInfo(
         name="realtime",
         pid=pid,
@@ -138,15 +167,19 @@ def start_backend(
 ) -> ServiceInfo:
     """The mock voice backend; ready when ``GET /health/ready`` answers 200. ``ports`` (public,
     admin) are free ones unless given."""
-    port, admin_port = ports or (free_port(), free_port())
-    argv = cli_argv("mock", "backend", "--host", LOOPBACK, "--port", str(port))
-    argv += ["--admin-port", str(admin_port), "--upstream-url", upstream_url, "--db-dsn", db_dsn]
+    extra = ["--upstream-url", upstream_url, "--db-dsn", db_dsn]
     for key, value in settings.items():
-        argv += ["--set", f"{key}={value}"]
+        extra += ["--set", f"{key}={value}"]
+
+    def attempt(port: int, admin_port: int) -> int:
+        argv = cli_argv("mock", "backend", "--host", LOOPBACK, "--port", str(port))
+        argv += ["--admin-port", str(admin_port), *extra]
+        # The readiness probe may live on either listener; accept whichever answers.
+        ready = [f"http://{LOOPBACK}:{p}/health/ready" for p in (admin_port, port)]
+        return _start("backend", argv, log_path, ready, timeout, on_spawn)
+
+    pid, (port, admin_port) = _on_free_ports(attempt, ports)
     http, admin = f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{admin_port}"
-    # The readiness probe may live on either listener; accept whichever answers.
-    ready = [f"{admin}/health/ready", f"{http}/health/ready"]
-    pid = _start("backend", argv, log_path, ready, timeout, on_spawn)
     return ServiceInfo(
         name="backend",
         pid=pid,
