@@ -76,6 +76,8 @@ class Combiner:
     def __init__(self, writer: SnapshotWriter | None = None, wall_start: float | None = None):
         self.store = MetricsStore(clock=frozen_clock)
         self.store.wall_start = writer.wall_start if writer is not None else wall_start
+        if writer is not None:  # every combined fold is on disk: memory holds a window
+            self.store.keep_window(writer)
         self._writer = writer
         self._ids: dict[tuple[str, SeriesKey], int] = {}
         self._totals: dict[int, dict[int, TrendTotals]] = {}  # combined id → source → totals

@@ -144,16 +144,39 @@ class Second:
 
 
 class Series:
-    """Seconds since the store's start → what happened in that second."""
+    """Seconds since the store's start → what happened in that second.
 
-    def __init__(self) -> None:
+    With a ``window_s``, `trim` lets go of the seconds more than that behind the newest one (the
+    store does, once its snapshots hold them on disk: store.py); a later delta for a second let
+    go is not held either (`absorb`), so memory stays at the window however long the run."""
+
+    def __init__(self, window_s: int | None = None) -> None:
         self.seconds: dict[int, Second] = {}
+        self.window_s = window_s
+        self.held_from: int | None = None  # the seconds before it were let go (None: none were)
 
     def at(self, second: int) -> Second:
         found = self.seconds.get(second)
         if found is None:
             found = self.seconds[second] = Second()
         return found
+
+    def absorb(self, second: int, later: Delta) -> None:
+        """`Second.absorb` into ``second``, unless that second was let go (`trim`)."""
+        if self.held_from is None or second >= self.held_from:
+            self.at(second).absorb(later)
+
+    def trim(self) -> None:
+        """Lets go of the seconds ``window_s`` or more behind the newest one (none without a
+        window)."""
+        if self.window_s is None or not self.seconds:
+            return
+        cut = max(self.seconds) - self.window_s + 1
+        old = [second for second in self.seconds if second < cut]
+        for second in old:
+            del self.seconds[second]
+        if old:
+            self.held_from = cut
 
     def merge(self, other: Series, shift: int = 0) -> None:
         """Adds another source's seconds, its second ``s`` landing on ``s + shift`` (a source

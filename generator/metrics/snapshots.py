@@ -90,6 +90,7 @@ class SnapshotWriter:
         tee: Tee | None = None,
     ) -> None:
         self._tee = tee
+        self.run_dir = run_dir  # where the files are: a windowed store reads its series back
         self.wall_start = time.time() if wall_start is None else wall_start
         run_dir.mkdir(parents=True, exist_ok=True)
         # "w": a run directory given again starts afresh rather than mixing in the old run.

@@ -13,6 +13,12 @@ written as one snapshot per series (snapshots.py: metrics.jsonl + metrics.hlog),
 `MetricsStore.from_snapshots` rebuilds a store that answers every query as this one does. The
 per-observation events.jsonl is opt-in (a `sink`, events.py); `from_events` still reads it.
 
+Memory stays bounded on a long run: totals are histograms and counts, and with a snapshot writer
+the series holds only the newest `SERIES_WINDOW_S` seconds (window.py; what the live dashboard
+charts), the older ones being on disk; `series_rows` and `whole_series` read the whole run back
+from the files. Without a writer (a store used in-process) nothing is on disk, so the series
+keeps every second, as does a store read back from files or one that others are merged into.
+
 The store never formats: reporters read it through the query methods.
 """
 
@@ -26,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.metrics.events import FORMAT_VERSION, EventSink, event_prefix, read_events
-from generator.metrics.queries import GaugeAcc, StoreTables, Tags, tag_key
+from generator.metrics.queries import GaugeAcc, Tags, tag_key
+from generator.metrics.replay import record_event
 from generator.metrics.series import Delta, Pending, SeriesKey, TagKey, add_buckets
 from generator.metrics.snapshots import (
     Fold,
@@ -37,6 +44,7 @@ from generator.metrics.snapshots import (
     retag_gauges,
 )
 from generator.metrics.trend import TrendAcc
+from generator.metrics.window import SERIES_WINDOW_S, SeriesWindow
 
 # The trend every iteration ends with (load/base.py): its value is how long the iteration ran,
 # so the series also learns when it started (arrivals, iterations in flight).
@@ -55,7 +63,7 @@ class _Slot:
     series: SeriesKey  # (metric, key): its key in a Delta
 
 
-class MetricsStore(StoreTables):
+class MetricsStore(SeriesWindow):
     """Trends, counters, rates and gauges per (metric, tag set), plus a per-second series."""
 
     def __init__(
@@ -63,7 +71,10 @@ class MetricsStore(StoreTables):
         clock: Callable[[], float] = time.monotonic,
         sink: EventSink | None = None,
         snapshots: SnapshotWriter | None = None,
+        window_s: int | None = SERIES_WINDOW_S,
     ) -> None:
+        """``window_s``: seconds of the series held in memory when ``snapshots`` holds the rest
+        (None: every second)."""
         super().__init__()
         self._clock = clock
         self._sink = sink
@@ -84,6 +95,8 @@ class MetricsStore(StoreTables):
         self._created: list[tuple[str, SeriesKey]] = []  # series first seen since the last fold
         self._ticks = 0
         self._end_folded = False
+        if snapshots is not None and window_s is not None:
+            self.keep_window(snapshots, window_s)
         if sink is not None:
             sink.write({"k": "start", "format": FORMAT_VERSION, "wall": time.time()})
 
@@ -253,10 +266,12 @@ class MetricsStore(StoreTables):
             self._snapshots.write(fold)
 
     def _absorb(self, seconds: Mapping[int, Delta]) -> None:
+        self._whole = None
         for second, data in seconds.items():
-            self._series.at(second).absorb(data)
+            self._series.absorb(second, data)
             for (name, key), counts in data.trends.items():
                 self._trends[name][key].add_buckets(counts)
+        self._series.trim()
 
     @classmethod
     def from_snapshots(cls, run_dir: Path, gauge_tags: Tags = None) -> MetricsStore:
@@ -330,8 +345,11 @@ class MetricsStore(StoreTables):
     def merge(self, other: MetricsStore, shift_s: int = 0) -> None:
         """Adds ``other``'s observations to this store (exact: histograms add bucket by bucket).
         Timelines are aligned on each store's own start, ``other``'s second s landing on
-        s + ``shift_s``. What is merged in is not written to this store's snapshots."""
+        s + ``shift_s``. What is merged in is not written to this store's snapshots, so from
+        now on this store holds its whole series in memory (read back if seconds were let go)."""
         self._fold()
+        self._series, self._files, self._whole = self.whole_series(), None, None
+        self._series.window_s = None
         for name, by_tags in other.trends.items():
             for key, acc in by_tags.items():
                 self._trends.setdefault(name, {}).setdefault(key, TrendAcc()).merge(acc)
@@ -351,7 +369,7 @@ class MetricsStore(StoreTables):
                     self.gauges[name][key] = GaugeAcc(
                         g.last, max(g.max, mine_g.max if mine_g else g.max), g.at + shift_s
                     )
-        self._series.merge(other.series, shift_s)
+        self._series.merge(other.whole_series(), shift_s)
         # Instants move with the series: the merged run ends with the latest source's end.
         self.last_at = max(self.last_at, other.last_at + shift_s)
         if other.ended_at is not None:
@@ -368,28 +386,9 @@ class MetricsStore(StoreTables):
         return store
 
     def record(self, event: Mapping[str, Any], gauge_tags: Tags = None) -> float | None:
-        """Records one events.jsonl event at its own time; returns the time of an end mark.
-        ``gauge_tags`` are added to a gauge's tags (a worker's slice: its gauge is a part of the
-        whole). An event that does not parse (a newer format, a torn write) is skipped."""
-        kind = event.get("k")
-        try:
-            if kind == "end":
-                return float(event["t"])
-            at, name, value = float(event["t"]), str(event["n"]), event["v"]
-            tags = event.get("g") or {}
-            if not isinstance(tags, dict):
-                return None
-            if kind == "t":
-                self.add_trend(name, float(value), tags, at=at)
-            elif kind == "c":
-                self.add_counter(name, int(value), tags, at=at)
-            elif kind == "r":
-                self.add_rate(name, bool(value), tags, at=at)
-            elif kind == "g":
-                self.add_gauge(name, float(value), {**tags, **(gauge_tags or {})}, at=at)
-        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: an infinite trend
-            pass
-        return None
+        """Records one events.jsonl event at its own time (replay.py); returns the time of an
+        end mark."""
+        return record_event(self, event, gauge_tags)
 
 
 def frozen_clock() -> float:
