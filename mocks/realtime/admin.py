@@ -48,7 +48,12 @@ async def reset(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SERVER].stats.to_document())
+    server = request.app[SERVER]
+    document = server.stats.to_document()
+    # How far ahead the sender wakes before a first delta: where a fixed latency arrives late,
+    # this tells a late machine (a large head start) from a late fake.
+    document["timer_head_start_ms"] = round(server.timers.learned_s * 1000, 3)
+    return web.json_response(document)
 
 
 async def metrics(request: web.Request) -> web.Response:

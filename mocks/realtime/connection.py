@@ -3,15 +3,11 @@ sans-I/O ``RealtimeSession``. It reads frames and hands them in with the loop's 
 task sends what falls due, sleeps until the session's next deadline or the next frame, and
 carries out closes and TCP resets. Nothing here decides anything.
 
-Timing. asyncio's timers run late: epoll takes its timeout in whole milliseconds, rounded up,
-and ``asyncio.wait_for`` adds loop turns to cancel its inner wait, so "fixed 300 ms" left after
-300.8-302 ms before anything else was busy. The sender therefore sleeps on a bare ``call_at``
-(no ``wait_for``), and before a response's first delta (the injected latency's end, which callers
-measure) it wakes ``EARLY_S`` ahead and spins the last stretch on the loop's clock: at most that
-long, once per response, never for the paced deltas after it. As epoll wakes between the target
-and a millisecond after it, the spin averages about half a millisecond of CPU per response (some
-9 % of a core at 170 responses a second, 500 calls); the paced deltas stay up to 1 ms late, which
-no caller's playback notices.
+Timing. The sender sleeps on a bare ``call_at`` (``asyncio.wait_for`` would add loop turns to
+cancel its inner wait). Before a response's first delta (the injected latency's end, which
+callers measure) it wakes ahead by what the server's timers have been seen to run late
+(timers.py) and spins the last stretch, a loop turn at a time: once per response, never for the
+paced deltas after it, which stay up to a timer's lateness late (no caller's playback notices).
 """
 
 from __future__ import annotations
@@ -27,13 +23,17 @@ from websockets.exceptions import ConnectionClosed
 
 from mocks.realtime.outputs import Close, Reset, Send
 from mocks.realtime.session import RealtimeSession
+from mocks.realtime.timers import TimerLateness
 
 
-async def run_session(ws: ServerConnection, session: RealtimeSession) -> None:
-    """Serve ``session`` over ``ws`` until either side closes."""
+async def run_session(
+    ws: ServerConnection, session: RealtimeSession, timers: TimerLateness
+) -> None:
+    """Serve ``session`` over ``ws`` until either side closes; ``timers`` is the server's
+    record of how late its timers fire."""
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
-    sender = asyncio.create_task(_send_loop(ws, session, wake))
+    sender = asyncio.create_task(_send_loop(ws, session, wake, timers))
     try:
         async for message in ws:
             session.receive(message, loop.time())
@@ -48,10 +48,9 @@ async def run_session(ws: ServerConnection, session: RealtimeSession) -> None:
         session.connection_closed(code)
 
 
-EARLY_S = 0.0011  # epoll's millisecond ceiling and a loop turn
-
-
-async def _send_loop(ws: ServerConnection, session: RealtimeSession, wake: asyncio.Event) -> None:
+async def _send_loop(
+    ws: ServerConnection, session: RealtimeSession, wake: asyncio.Event, timers: TimerLateness
+) -> None:
     loop = asyncio.get_running_loop()
     while True:
         wake.clear()
@@ -69,20 +68,14 @@ async def _send_loop(ws: ServerConnection, session: RealtimeSession, wake: async
         if deadline is None:
             await wake.wait()
             continue
-        precise = session.next_is_first_delta()
-        timer = loop.call_at(deadline - EARLY_S if precise else deadline, wake.set)
+        head_start = timers.head_start(loop.time()) if session.next_is_first_delta() else 0.0
+        timer = timers.call_at(loop, deadline - head_start, wake.set)
         try:
             await wake.wait()
         finally:
             timer.cancel()
-        if precise and deadline - loop.time() <= EARLY_S:
-            _spin_until(loop, deadline)
-
-
-def _spin_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    """Busy-wait the last stretch (at most EARLY_S) to ``deadline`` on the loop's clock."""
-    while loop.time() < deadline:
-        pass
+        if head_start and deadline - loop.time() <= head_start:
+            await timers.spin_until(loop, deadline)
 
 
 def _reset(ws: ServerConnection) -> None:

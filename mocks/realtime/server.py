@@ -39,6 +39,7 @@ from mocks.realtime.metrics import RealtimeMetrics
 from mocks.realtime.script import ScriptConfig
 from mocks.realtime.session import RealtimeSession
 from mocks.realtime.stats import HandshakeRecord, Stats
+from mocks.realtime.timers import TimerLateness
 
 PATH = "/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
@@ -90,6 +91,8 @@ class RealtimeServer:
         self.faults = faults if isinstance(faults, FaultsConfig) else parse_faults(faults)
         self.metrics = RealtimeMetrics()
         self.stats = Stats()
+        # The machine's timer lateness, kept across resets: it is the host's, not the run's.
+        self.timers = TimerLateness()
         self.rng = random.Random(seed)
         self.streams = FaultStreams(self.rng)
         self._attempts = 0
@@ -237,7 +240,7 @@ class RealtimeServer:
         self.metrics.sessions_total.inc()
         self.metrics.sessions_active.inc()
         try:
-            await run_session(connection, session)
+            await run_session(connection, session, self.timers)
         finally:
             self.metrics.sessions_active.dec()
             self._admitted.pop(connection, None)
