@@ -69,6 +69,15 @@ COUNTERS: dict[str, tuple[str, str, dict[str, str]]] = {
         "kind",
         {"rate_limit": "realtime_rate_limited_total", "stall": "realtime_stalls_total"},
     ),
+    R + "unauthorized_total": ("realtime_unauthorized_total", "", {}),
+    R + "session_ends_total": (
+        "realtime_session_ends_total",
+        "reason",
+        {
+            "beta_api_shape_disabled": "realtime_beta_refused_total",
+            "session_expired": "realtime_session_expired_total",
+        },
+    ),
     "process_cpu_seconds_total": ("process_cpu_seconds_total", "", {}),
 }
 

@@ -49,6 +49,17 @@ def test_upstream_metrics_and_counters_absent_until_labelled() -> None:
     assert values["realtime_session_cap_total"] == 0
     assert values["realtime_rate_limited_total"] == 1
     assert values["realtime_stalls_total"] == 1
+    assert values["realtime_unauthorized_total"] == 0
+    assert values["realtime_session_expired_total"] == 0
+    metrics.unauthorized_total.inc()
+    metrics.session_ended("session_expired")
+    metrics.session_ended("session_expired")
+    metrics.session_ended("beta_api_shape_disabled")
+    values, _ = parse_metrics(metrics.render().decode())
+    assert values["realtime_unauthorized_total"] == 1
+    assert values["realtime_session_ends_total"] == 3
+    assert values["realtime_session_expired_total"] == 2
+    assert values["realtime_beta_refused_total"] == 1
     fresh, _ = parse_metrics(BackendMetrics().render((0, 0, 0)).decode())
     assert fresh["db_too_many_connections_total"] == 0  # declared, no child yet: zero
     assert fresh["upstream_errors_total"] == 0
