@@ -5,16 +5,15 @@ no PORT or 0, on a free port; the URL is printed either way.
     add_dashboard_argument(parser)   the flag (run_options.add_distribution_arguments adds it)
     dashboard_from_args(args)        DashboardSettings, or None without the flag
 
-The page charts one process's store, so the flag keeps the run in one process: with it, the
-default is one worker (as with the target monitor), and an explicit `--workers N` above 1 is
-refused. A `--workers` child never serves one (run_options builds its options without it).
+With `--workers N` the parent serves the page from the store it combines its workers'
+snapshots into (generator/report/dashboard_thread.py): the flag leaves the number of workers
+alone. A `--workers` child never serves one (run_options builds its options without it).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from bench.errors import UsageError
 from generator.report.dashboard_settings import DashboardSettings
 
 
@@ -41,18 +40,10 @@ def add_dashboard_argument(parser: argparse.ArgumentParser) -> None:
         type=dashboard_port,
         metavar="PORT",
         help="serve a live page of the run's charts on 127.0.0.1 while it goes (no PORT or 0: a "
-        "free port); its URL is printed",
+        "free port; with --workers, the parent serves the combined run); its URL is printed",
     )
 
 
 def dashboard_from_args(args: argparse.Namespace) -> DashboardSettings | None:
     port = getattr(args, "dashboard", None)
-    if port is None:
-        return None
-    workers = getattr(args, "workers", None)
-    if workers is not None and workers > 1:
-        raise UsageError(
-            f"--dashboard charts one process's run and cannot be combined with --workers "
-            f"{workers}; drop --workers (a run with --dashboard uses one process) or the dashboard"
-        )
-    return DashboardSettings(port=port)
+    return None if port is None else DashboardSettings(port=port)

@@ -13,11 +13,15 @@ series, not with the request count.
 The combined timeline starts with the earliest child's store: each child's first message is its
 header, with the wall-clock instant its store started, so the parent starts combining once every
 child still running has sent it (align.py's whole-second offsets, as a merge of files uses).
+
+The store is changed only while holding ``Handover.lock``: the live dashboard of a workers run
+reads it from a thread of its own (generator/report/dashboard_thread.py) under the same lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -69,6 +73,7 @@ class Handover:
         self._combiner: Combiner | None = None
         self._sources: dict[int, Source] = {}
         self._empty = MetricsStore(clock=frozen_clock)
+        self.lock = threading.Lock()  # held while the store changes (see the module docstring)
 
     @property
     def store(self) -> MetricsStore:
@@ -85,11 +90,14 @@ class Handover:
             reader = self.readers[index]
             try:
                 while reader.poll():
-                    self._take(index, unpack(reader.recv_bytes()))
+                    message = unpack(reader.recv_bytes())
+                    with self.lock:
+                        self._take(index, message)
             except (EOFError, OSError):  # the child exited (or closed its end)
                 self._open.discard(index)
                 reader.close()
-        self._start_when_ready()
+        with self.lock:
+            self._start_when_ready()
         if self._combiner is not None:
             self._combiner.flush()
 
@@ -135,9 +143,10 @@ class Handover:
     def finish(self) -> MetricsStore:
         """The end of the combined run, written; returns its store."""
         self.drain()
-        self._start_when_ready()
-        assert self._combiner is not None
-        self._combiner.finish()
+        with self.lock:
+            self._start_when_ready()
+            assert self._combiner is not None
+            self._combiner.finish()
         self._combiner.close()
         return self._combiner.store
 

@@ -128,10 +128,10 @@ def run_distributed(
             return exitcodes.PASSED
         return code
     requested = plan.workers
-    if requested is None and (options.monitored or options.dashboard is not None):
-        # The monitor runs in one process only, and a target under watch here is the local
-        # bench, which shares these cores: one generator process measures it best. The live
-        # dashboard charts one process's store.
+    if requested is None and options.monitored:
+        # A target under watch here is the local bench, which shares these cores: one
+        # generator process measures it best. (The live dashboard charts the parent's combined
+        # store, so it leaves the count alone.)
         requested = 1
     count = resolve_workers(requested, scenario)
     entry = plan.entry if plan.entry is not None else scenario_entry(scenario)

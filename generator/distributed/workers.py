@@ -16,6 +16,7 @@ fails, or on Ctrl-C, or when a child dies of a setup error, the parent sends SIG
 child still running; the generator's runner stops on SIGINT and still writes its results. At the
 end the parent writes the merged run's summary and reports from that store (merge.py); only
 the children's run.json files are read (and their `--raw-events` files, when asked for).
+With `--dashboard` the parent serves the live page of that store (report/dashboard_thread.py).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from generator.metrics.snapshots import Tee
 from generator.metrics.store import MetricsStore
 from generator.metrics.thresholds import Threshold, evaluate
 from generator.options import RunOptions
+from generator.report.dashboard_thread import DashboardThread, served
 from generator.report.summary import live_figures
 from generator.report.terminal import render_progress
 from generator.runner import Runner, RunOutcome
@@ -244,15 +246,17 @@ def run_workers(
     entry: WorkerEntry, scenario: Scenario, options: RunOptions, count: int
 ) -> RunOutcome:
     """Runs ``entry`` in ``count`` worker processes and merges them into ``options.out_dir``;
-    the target monitor the options ask for samples from here (parent_monitor.py)."""
-    monitor = options.new_monitor()
-    if monitor is None:
-        return _run_children(entry, scenario, options, count, None)
-    watcher = ParentMonitor(monitor)
-    try:
-        return _run_children(entry, scenario, options, count, watcher)
-    finally:
-        watcher.close()
+    the target monitor the options ask for samples from here (parent_monitor.py), and the live
+    dashboard they ask for is served from here."""
+    with served(options.dashboard, scenario.name) as page:
+        monitor = options.new_monitor()
+        if monitor is None:
+            return _run_children(entry, scenario, options, count, None, page)
+        watcher = ParentMonitor(monitor)
+        try:
+            return _run_children(entry, scenario, options, count, watcher, page)
+        finally:
+            watcher.close()
 
 
 def _run_children(
@@ -261,6 +265,7 @@ def _run_children(
     options: RunOptions,
     count: int,
     watcher: ParentMonitor | None,
+    page: DashboardThread | None = None,
 ) -> RunOutcome:
     out_dir = options.out_dir
     extra: dict[str, object] = {"workers": count}
@@ -296,6 +301,9 @@ def _run_children(
         readers.append(reader)
     _preload_reports()
     handover = Handover(readers, out_dir)
+    if page is not None:
+        samples = None if watcher is None else (lambda: watcher.monitor.samples)
+        page.follow(lambda: handover.store, samples, handover.lock)
     try:
         supervisor = Supervisor(procs, handover, scenario.parsed_thresholds(), options.progress)
         supervisor.run()

@@ -9,6 +9,10 @@ as k6's web dashboard does, from the same figures as report.html.
     ...
     await dashboard.stop()                      # at the end of the run: nothing left serving
 
+A `--workers N` run's page is served by its parent from the store it combines the workers'
+snapshots into (dashboard_thread.py): `follow` takes that store as a function (it is replaced
+once every worker has started) and the lock under which the parent changes it.
+
 The page (dashboard_page.py) polls /data.json once a second and redraws its charts as inline SVG:
 no script, style or font from the network (its Content-Security-Policy forbids any). The data are
 the HTML report's charts (html_data.series_charts over the store's per-second rows, and
@@ -24,11 +28,13 @@ a thread, from copies; a build that grows costly waits ten times its cost before
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from aiohttp import web
@@ -60,6 +66,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 Samples = Callable[[], Sequence[Mapping[str, Any]]]
+Source = Callable[[], MetricsStore | None]
+Guard = AbstractContextManager[Any]
 
 
 def _number(value: float) -> float | None:
@@ -171,32 +179,44 @@ class RowCache:
     OPEN_S = 3  # the newest seconds may still gain observations (an iteration's end, a fold)
     CHUNK = 1000  # seconds' rows built at one go (~50 ms) before the loop gets a turn
 
-    def __init__(self) -> None:
+    def __init__(self, open_s: int | None = None) -> None:
+        self.open_s = self.OPEN_S if open_s is None else open_s
         self._rows: dict[int, dict[str, Any]] = {}
         self._marks: dict[int, tuple[int, int] | None] = {}
         self._final_to: int | None = None  # rows up to this second need no rebuild but by mark
 
-    async def rows(self, store: MetricsStore) -> list[dict[str, Any]]:
-        seconds = store.series.seconds
-        if not seconds:
-            return []
-        first, newest = min(seconds), max(seconds)
-        final_to = self._final_to if self._final_to is not None else first - 1
-        stale = [
-            t
-            for t in range(first, newest + 1)
-            if t > final_to or t not in self._rows or self._marks.get(t) != _mark(seconds.get(t))
-        ]
+    async def rows(self, store: MetricsStore, guard: Guard | None = None) -> list[dict[str, Any]]:
+        """The rows so far; ``guard`` is held while the store is read (a lock another thread
+        holds while it changes the store), and let go between chunks."""
+        guard = guard or contextlib.nullcontext()
+        with guard:
+            seconds = store.series.seconds
+            if not seconds:
+                return []
+            first, newest = min(seconds), max(seconds)
+            final_to = self._final_to if self._final_to is not None else first - 1
+            stale = [
+                t
+                for t in range(first, newest + 1)
+                if t > final_to
+                or t not in self._rows
+                or self._marks.get(t) != _mark(seconds.get(t))
+            ]
         for start in range(0, len(stale), self.CHUNK):
             if start:
                 await asyncio.sleep(0)  # a page opened late in a soak: let the load run between
-            self._build(seconds, stale[start : start + self.CHUNK])
-        self._final_to = newest - self.OPEN_S
+            with guard:
+                self._build(store.series.seconds, stale[start : start + self.CHUNK])
+        self._final_to = newest - self.open_s
+        for t in [t for t in self._rows if t < first]:  # let go of by the store (its window)
+            del self._rows[t]
+            self._marks.pop(t, None)
         return [self._rows[t] for t in range(first, newest + 1)]
 
     def _build(self, seconds: Mapping[int, Second], stale: list[int]) -> None:
         part = Series()
         part.seconds = {t: seconds[t] for t in stale if t in seconds}
+        # (the Seconds themselves are shared: rows() holds the guard while they are read)
         for t in stale:
             part.at(t)  # in the copy only: a quiet second is a row too
         wanted = set(stale)
@@ -213,7 +233,10 @@ class Dashboard:
         self.settings = settings
         self.name = name
         self.url: str | None = None
-        self._store: MetricsStore | None = None
+        self._store: MetricsStore | None = None  # the store the cached rows are of
+        self._source: Source = lambda: None
+        self._guard: Guard = contextlib.nullcontext()
+        self._open_s: int | None = None  # RowCache's default
         self._samples: Samples = lambda: ()
         self._runner: web.AppRunner | None = None
         self._body = b""
@@ -224,8 +247,23 @@ class Dashboard:
 
     def watch(self, store: MetricsStore, samples: Samples | None = None) -> None:
         """Chart ``store`` (and the monitor's ``samples``) from now on."""
-        self._store = store
-        self._rows = RowCache()
+        self.follow(lambda: store, samples)
+
+    def follow(
+        self,
+        source: Source,
+        samples: Samples | None = None,
+        guard: Guard | None = None,
+        open_s: int | None = None,
+    ) -> None:
+        """Chart whatever store ``source`` returns at each build (when it changes, its rows are
+        built from scratch), read while holding ``guard`` (the lock under which another thread
+        changes it), and the monitor's ``samples``; ``open_s``: how many of the newest seconds
+        may still gain observations (RowCache.OPEN_S by default)."""
+        self._source = source
+        self._guard = guard or contextlib.nullcontext()
+        self._open_s = open_s
+        self._store = None
         if samples is not None:
             self._samples = samples
             self._copied = []
@@ -271,10 +309,13 @@ class Dashboard:
             now = time.monotonic()
             if self._body and now < self._next_build:
                 return self._body
-            store = self._store
-            head = figures_now(self.name, store)
-            rows = [] if store is None else await self._rows.rows(store)
-            elapsed = 0.0 if store is None else store.elapsed()
+            with self._guard:
+                store = self._source()
+                head = figures_now(self.name, store)
+                elapsed = 0.0 if store is None else store.elapsed()
+            if store is not self._store:  # a source's new store: none of its rows are built
+                self._store, self._rows = store, RowCache(self._open_s)
+            rows = [] if store is None else await self._rows.rows(store, self._guard)
             samples = self._samples()
             self._copied += [dict(s) for s in samples[len(self._copied) :]]
             started = time.perf_counter()

@@ -181,8 +181,9 @@ def series_charts(rows: list[dict[str, Any]], duration: float) -> list[Chart]:
     for row in rows:
         for flat, value in row["gauges"].items():
             name, tags = split_label(flat)
-            if name == "vus":
-                vus[tags.get("workload", "")][row["t"]] = value
+            if name == "vus":  # a merged run's slices each hold a part: they add up
+                by_t = vus[tags.get("workload", "")]
+                by_t[row["t"]] = by_t.get(row["t"], 0.0) + value
     load_lines = [
         Line(f"VUs {w}".strip(), xs, tuple(by_t.get(s, 0.0) for s in seconds))
         for w, by_t in sorted(vus.items())

@@ -1,18 +1,22 @@
 """`--dashboard [PORT]` (bench/commands/dashboard_flag.py) on every load command: parsed the same
-way everywhere, refused clearly when its PORT is not one or beside `--workers N`, carried into
-the run's options; and end to end, `callbench http --dashboard` serves the live page of its run
-(HTTP requests charted, its own figures printed) and leaves nothing serving when it exits."""
+way everywhere, refused clearly when its PORT is not one, carried into the run's options beside
+`--workers N` too (the parent serves the combined run), leaving the default number of workers
+alone; and end to end, `callbench http --dashboard` serves the live page of its run (HTTP
+requests charted, its own figures printed) and leaves nothing serving when it exits, and a
+taken port ends it with a clear error, with or without workers."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import re
 import socket
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -22,8 +26,10 @@ from aiohttp import web
 from bench.cli import build_parser
 from bench.commands.dashboard_flag import dashboard_from_args
 from bench.commands.run_options import run_options
-from bench.errors import UsageError
+from generator.distributed import shards
+from generator.options import RunOptions
 from generator.report.dashboard_settings import DashboardSettings
+from generator.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[3]
 COMMANDS = {
@@ -70,10 +76,36 @@ def test_the_flag_becomes_the_runs_dashboard_option(tmp_path: Path) -> None:
     assert run_options(worker, tmp_path, tmp_path).dashboard is None  # its parent's to serve
 
 
-def test_the_dashboard_keeps_the_run_in_one_process() -> None:
-    with pytest.raises(UsageError, match="--workers 3"):
-        dashboard_from_args(parse(["run", "s.yaml", "--dashboard", "--workers", "3"]))
-    assert dashboard_from_args(parse(["run", "s.yaml", "--dashboard", "--workers", "1"]))
+def test_the_dashboard_goes_with_workers_and_leaves_their_default_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for workers in ("1", "3"):
+        found = dashboard_from_args(parse(["run", "s.yaml", "--dashboard", "--workers", workers]))
+        assert found == DashboardSettings(0)
+    counts: list[int] = []
+
+    def fake_workers(entry: object, scenario: object, options: object, count: int) -> object:
+        counts.append(count)
+        return SimpleNamespace(exit_code=0)
+
+    monkeypatch.setattr(shards, "run_workers", fake_workers)
+    monkeypatch.setattr(shards, "print_outcome", lambda outcome, as_json: None)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    scenario = scenario_from_dict(
+        {
+            "name": "big",
+            "workloads": {
+                "w": {
+                    "type": "calls",
+                    "config": {"url": "ws://127.0.0.1:9/ws"},
+                    "load": {"executor": "constant-vus", "vus": 200, "duration": "1s"},
+                }
+            },
+        }
+    )
+    options = RunOptions(tmp_path, dashboard=DashboardSettings(0))
+    assert shards.run_distributed(shards.Distribution(), scenario, options) == 0
+    assert counts == [4]  # one per core, as without the page
 
 
 async def fetch_json(http: aiohttp.ClientSession, url: str) -> Any:
@@ -134,7 +166,10 @@ async def test_callbench_http_serves_its_live_page_then_stops(tmp_path: Path) ->
 
 
 @pytest.mark.timeout(60)
-async def test_a_taken_port_ends_the_command_with_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_taken_port_ends_the_command_with_a_clear_error(
+    tmp_path: Path, workers: str
+) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
@@ -146,6 +181,7 @@ async def test_a_taken_port_ends_the_command_with_a_clear_error(tmp_path: Path) 
             sys.executable, "-m", "bench.cli", "http", "--url", "http://127.0.0.1:9",
             "--endpoints", str(endpoints), "--stages", "2s:1", "--no-health-check",
             "--no-monitor", "--out", str(tmp_path / "run"), "--dashboard", str(port),
+            "--workers", workers,
             cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         _, err = await asyncio.wait_for(proc.communicate(), 45)
@@ -156,3 +192,4 @@ async def test_a_taken_port_ends_the_command_with_a_clear_error(tmp_path: Path) 
     assert f"cannot serve on 127.0.0.1:{port}" in text
     assert "give another port" in text
     assert "Traceback" not in text
+    assert not (tmp_path / "run" / "workers").exists()  # refused before any worker started

@@ -3,7 +3,9 @@ a run goes), where tests/support/chromium_driver.py reads a finished file once.
 
     async with live_page(url, profile) as page:
         value = await page.evaluate("document.title")
+        charts = json.loads(await page.evaluate(POINTS_JS))    # title -> points, drawn
         errors = page.errors()
+    await until(read, ok, timeout_s, "what")                  # poll with a deadline
 
 Started with the project's flags and no name resolution (every host name fails; only the
 page's loopback address answers); every step has a deadline and the browser is always stopped.
@@ -11,10 +13,12 @@ page's loopback address answers); every step has a deadline and the browser is a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.support.chromium_driver import (
     OFFLINE_FLAG,
@@ -22,6 +26,35 @@ from tests.support.chromium_driver import (
     chromium_page,
     page_errors,
 )
+
+T = TypeVar("T")
+# Each live chart's points (data-points) and shapes drawn, by its title.
+POINTS_JS = """JSON.stringify(Object.fromEntries(
+  Array.from(document.querySelectorAll('figure.live-chart')).map(f => [f.dataset.chart, {
+    points: Number(f.dataset.points),
+    drawn: Array.from(f.querySelectorAll('polyline')).reduce((n, p) => n + p.points.numberOfItems,
+                                                             0)
+           + f.querySelectorAll('rect.bar').length}])))"""
+
+
+async def until(
+    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float, what: str
+) -> T:
+    """Reads until ``ok`` holds; AssertionError naming ``what`` (and the last value) at the
+    deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await read()
+        if ok(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not seen within {timeout_s} s; last: {value}")
+        await asyncio.sleep(0.2)
+
+
+def drawn(charts: dict[str, Any], title: str) -> int:
+    found = charts.get(title, {"drawn": 0})
+    return int(found["drawn"])
 
 
 class LivePage:

@@ -12,10 +12,8 @@ import json
 import math
 import os
 import re
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest
@@ -40,12 +38,11 @@ from generator.runner import Runner
 from generator.scenario import scenario_from_dict
 from tests.generator.ping_workload import PingWorkload, start_server
 from tests.generator.report.html_report_support import EXPECTED_CHARTS, run_ping, write_monitor
-from tests.generator.report.live_browser import live_page
+from tests.generator.report.live_browser import POINTS_JS, drawn, live_page, until
 from tests.support.chromium_driver import chromium_path
 from tests.support.clock import FakeClock
 
 needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
-T = TypeVar("T")
 
 
 def test_the_data_are_the_reports_charts(tmp_path: Path) -> None:
@@ -169,12 +166,6 @@ async def test_a_taken_port_is_a_clear_error() -> None:
 
 
 # -- in Chromium, during a run -------------------------------------------------------------
-POINTS_JS = """JSON.stringify(Object.fromEntries(
-  Array.from(document.querySelectorAll('figure.live-chart')).map(f => [f.dataset.chart, {
-    points: Number(f.dataset.points),
-    drawn: Array.from(f.querySelectorAll('polyline')).reduce((n, p) => n + p.points.numberOfItems,
-                                                             0)
-           + f.querySelectorAll('rect.bar').length}])))"""
 WATCHED = (
     "Active calls and VUs",
     "Turn latency per second (ms)",
@@ -182,26 +173,6 @@ WATCHED = (
     "Backend RSS (MiB) with baseline and 20 % band",
     "Backend CPU (%)",
 )
-
-
-async def until(
-    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_s: float, what: str
-) -> T:
-    """Reads until ``ok`` holds; AssertionError naming ``what`` (and the last value) at the
-    deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await read()
-        if ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not seen within {timeout_s} s; last: {value}")
-        await asyncio.sleep(0.2)
-
-
-def drawn(charts: dict[str, Any], title: str) -> int:
-    found = charts.get(title, {"drawn": 0})
-    return int(found["drawn"])
 
 
 @needs_chromium
