@@ -15,7 +15,7 @@ per-observation events.jsonl is opt-in (a `sink`, events.py); `from_events` stil
 
 Memory stays bounded on a long run: totals are histograms and counts, and with a snapshot writer
 the series holds only the newest `SERIES_WINDOW_S` seconds (window.py; what the live dashboard
-charts), the older ones being on disk; `series_rows` and `whole_series` read the whole run back
+reads), the older ones being on disk; `series_rows` and `whole_series` read the whole run back
 from the files. Without a writer (a store used in-process) nothing is on disk, so the series
 keeps every second, as does a store read back from files or one that others are merged into.
 

@@ -2,7 +2,7 @@
 window of it in memory.
 
 A store with a `SnapshotWriter` keeps the newest `SERIES_WINDOW_S` seconds of its series (what
-the live dashboard charts) and lets the older ones go: they are on disk already, in
+the live dashboard builds its rows from) and lets the older ones go: they are on disk already, in
 metrics.jsonl (counters, rates, gauges, iterations per second) and metrics.hlog (each trend's
 histogram per second). `read_series` gives back the series of the whole run from those files,
 equal to the one a store that kept every second holds, for whatever needs the whole run at its
@@ -19,10 +19,12 @@ from generator.metrics.queries import StoreTables
 from generator.metrics.series import Series, SeriesKey, add_buckets
 from generator.metrics.snapshots import SnapshotWriter, committed_intervals, read_snapshots
 
-# Seconds of the series a store with snapshots holds in memory: the live dashboard's charts
-# draw at most 600 points a line (generator/report/dashboard.py), so the newest ten minutes
-# chart second by second; memory holds this many seconds however long the run.
-SERIES_WINDOW_S = 600
+# Seconds of the series a store with snapshots holds in memory, however long the run. A second
+# of a fast HTTP mix holds ~75 KB (two trends of ~650 series buckets each, measured on a 20 s
+# run at 10k req/s), so ten minutes would be ~45 MB: the window is one minute, full by the first
+# minute's end (RSS flat from then on), ample for what changes after a second has passed (late
+# observations, the newest seconds the live dashboard builds again: dashboard.RowCache.OPEN_S).
+SERIES_WINDOW_S = 60
 
 
 def read_series(run_dir: Path) -> Series:
