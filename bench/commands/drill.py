@@ -2,7 +2,9 @@
 failure drills of bench/drills/*.yaml, one at a time or all with their fixes.
 
 Each run brings up its own stack in a private state dir under its run dir (never the user's
-`.callbench`), so a drill can run beside `callbench up`. Exit codes: 0 every expectation met,
+`.callbench`), so a drill can run beside `callbench up`. `--raw-events [FILE]` also writes every
+observation of the drill's calls into RUN_DIR/FILE, as on the load commands (with `rehearse`,
+into each run's directory). Exit codes: 0 every expectation met,
 1 an observed zone or set of findings differs from the expectation, 2 bad drill name or file,
 3 the stack did not start, 130 interrupted (the stack is torn down first).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import sys
 import threading
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import exitcodes
+from bench.commands.run_options import add_raw_events_argument, raw_events_from_args
 from bench.drilling.model import Drill, find_drill, load_all
 from bench.drilling.rehearsal import ChildRuns, Step, plan, rehearse_lanes
 from bench.drilling.runner import DrillResult, run_drill
@@ -44,6 +48,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--runtime", choices=("local", "compose"), default="local")
     p.add_argument("--out", type=Path, help="run directory (default runs/drill-NAME-<time>)")
     p.add_argument("--json", action="store_true", help="expected vs observed as JSON on stdout")
+    add_raw_events_argument(p)
     p.set_defaults(handler=handle_drill)
 
     p = subparsers.add_parser(
@@ -68,6 +73,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--runtime", choices=("local", "compose"), default="local")
     p.add_argument("--out", type=Path, help="directory (default runs/rehearse-<time>)")
     p.add_argument("--json", action="store_true", help="the results as JSON on stdout")
+    add_raw_events_argument(p)
     p.set_defaults(handler=handle_rehearse)
 
 
@@ -111,7 +117,13 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 def _run(
-    drill: Drill, out: Path, *, fix: bool, quick: bool, runtime: RuntimeName = "local"
+    drill: Drill,
+    out: Path,
+    *,
+    fix: bool,
+    quick: bool,
+    runtime: RuntimeName = "local",
+    raw_events: Path | None = None,
 ) -> DrillResult:
     which = "its fix" if fix else "the drill"
     _echo(f"{drill.name}: running {which} on the {runtime} runtime into {out}")
@@ -124,14 +136,18 @@ def _run(
         progress=progress_stream(),
         echo=_echo,
         runtime=runtime,
+        raw_events=raw_events,
     )
 
 
 def handle_drill(args: argparse.Namespace) -> int:
     drill = find_drill(args.name)
+    raw_events = raw_events_from_args(args)  # a bad FILE is refused before any stack starts
     suffix = "-fix" if args.fix else ""
     out = args.out or Path("runs") / f"drill-{drill.name}{suffix}-{_stamp()}"
-    result = _run(drill, out, fix=args.fix, quick=args.quick, runtime=args.runtime)
+    result = _run(
+        drill, out, fix=args.fix, quick=args.quick, runtime=args.runtime, raw_events=raw_events
+    )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -150,9 +166,11 @@ def rehearse(
     runtime: RuntimeName = "local",
     repeat: int = 1,
     jobs: int = 1,
+    raw_events: Path | None = None,
 ) -> tuple[list[DrillResult], bool]:
     """Every drill ``repeat`` times, then its fix (bench/drilling/rehearsal.py); up to ``jobs``
-    drills at once in child processes. Stops early (second value True) when interrupted."""
+    drills at once in child processes. Stops early (second value True) when interrupted.
+    ``raw_events``: every run also writes its observations to that file of its run dir."""
     lock = threading.Lock()
 
     def report(step: Step, result: DrillResult) -> None:
@@ -160,7 +178,9 @@ def rehearse(
             print(render_result(step.drill, result), file=sys.stderr, flush=True)
 
     lanes = plan(drills, out, repeat)
-    children = ChildRuns(quick=quick, runtime=runtime)
+    children = ChildRuns(quick=quick, runtime=runtime, raw_events=raw_events)
+    if raw_events is not None:
+        run = functools.partial(run, raw_events=raw_events)
     if jobs > 1:
         _echo(f"rehearsing {len(drills)} drills, up to {jobs} at once (logs: RUN_DIR/drill.log)")
         step_runner: Callable[[Step], DrillResult] = children
@@ -189,9 +209,16 @@ def handle_rehearse(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown drills {unknown}; known: {', '.join(sorted(known))}")
         drills = [d for d in drills if d.name in args.only]
+    raw_events = raw_events_from_args(args)
     out = args.out or Path("runs") / f"rehearse-{_stamp()}"
     results, interrupted = rehearse(
-        drills, out, quick=args.quick, runtime=args.runtime, repeat=args.repeat, jobs=args.jobs
+        drills,
+        out,
+        quick=args.quick,
+        runtime=args.runtime,
+        repeat=args.repeat,
+        jobs=args.jobs,
+        raw_events=raw_events,
     )
     out.mkdir(parents=True, exist_ok=True)
     document = {

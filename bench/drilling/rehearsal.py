@@ -109,9 +109,10 @@ class ChildRuns:
     back from RUN_DIR. Children get their own session, so a terminal's Ctrl-C reaches the parent
     only, which forwards it once to every live child (``interrupt``)."""
 
-    def __init__(self, *, quick: bool, runtime: str) -> None:
+    def __init__(self, *, quick: bool, runtime: str, raw_events: Path | None = None) -> None:
         self.quick = quick
         self.runtime = runtime
+        self.raw_events = raw_events  # each child's --raw-events FILE (None: not asked for)
         self._live: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
 
@@ -120,6 +121,7 @@ class ChildRuns:
         argv += ["--out", str(step.out), "--runtime", self.runtime]
         argv += ["--quick"] if self.quick else []
         argv += ["--fix"] if step.fix else []
+        argv += [] if self.raw_events is None else ["--raw-events", str(self.raw_events)]
         return argv
 
     def __call__(self, step: Step) -> DrillResult:

@@ -4,8 +4,9 @@ compose stack's containers with ``runtime="compose"`` - run-time faults applied,
 the load run through the generator's Runner with the monitor pointed at the stack, timed actions
 (kill, restart) fired during the load, and the stack torn down whatever happens.
 
-RUN_DIR holds the generator's files (summary.json, events.jsonl, monitor.jsonl, ...), the stack's
-logs under ``stack/logs/``, and ``drill.json``: expected against observed.
+RUN_DIR holds the generator's files (summary.json, the metrics.jsonl + metrics.hlog snapshots,
+monitor.jsonl, ...; with ``raw_events`` also every observation, as `--raw-events` writes them),
+the stack's logs under ``stack/logs/``, and ``drill.json``: expected against observed.
 """
 
 from __future__ import annotations
@@ -129,13 +130,16 @@ async def _run_load(
     fix: bool,
     quick: bool,
     progress: TextIO | None,
+    raw_events: Path | None = None,
 ) -> tuple[Summary, int, list[str]]:
     state = stack.state
     assert state is not None
     scenario = drill.scenario(stack_urls(state), quick=quick, fix=fix)
     workloads = build_workloads(scenario)
     monitor = diagnosis.monitor_config(state, cooldown_s=drill.cooldown_s)
-    options = RunOptions(out_dir, monitor=monitor, progress=progress, runbooks=runbooks_dir())
+    options = RunOptions(
+        out_dir, monitor=monitor, progress=progress, runbooks=runbooks_dir(), raw_events=raw_events
+    )
     runner = Runner(scenario, options, workloads)
     problems: list[str] = []
     planned = drill.actions_for(fix)
@@ -168,8 +172,10 @@ def run_drill(
     progress: TextIO | None = None,
     echo: Any = None,
     runtime: RuntimeName = "local",
+    raw_events: Path | None = None,
 ) -> DrillResult:
-    """Run the drill (or its fix) into ``out_dir``; the stack is always torn down.
+    """Run the drill (or its fix) into ``out_dir``; the stack is always torn down. ``raw_events``:
+    also write every observation to that file of ``out_dir`` (RunOptions.raw_events).
 
     Raises StackError when the stack does not start; KeyboardInterrupt passes through after the
     teardown (a Ctrl-C during the load itself ends the run as `interrupted`, exit code 130)."""
@@ -183,7 +189,15 @@ def run_drill(
         assert stack.state is not None
         _apply_runtime(stack.state, drill, fix)
         summary, code, problems = asyncio.run(
-            _run_load(stack, drill, out_dir, fix=fix, quick=quick, progress=progress)
+            _run_load(
+                stack,
+                drill,
+                out_dir,
+                fix=fix,
+                quick=quick,
+                progress=progress,
+                raw_events=raw_events,
+            )
         )
     zone, findings, notes = diagnosis.observed(summary)
     if zone is None:
