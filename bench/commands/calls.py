@@ -13,6 +13,7 @@ interface), under a load model chosen by the flags:
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from generator.metrics.thresholds import DEFAULT_CALL_THRESHOLDS
 from generator.runner import default_out_dir
 from generator.scenario import scenario_from_dict
 from generator.workloads.registry import build_workloads, check_ws_url
+from generator.workloads.twilio_sign import TWILIO_TOKEN_ENV
 
 DEFAULT_RATE_CAP = 100
 
@@ -70,6 +72,12 @@ def register(subparsers: Any) -> None:
         type=float,
         metavar="P",
         help="probability per turn that the caller talks over the answer, 500 ms into it",
+    )
+    p.add_argument(
+        "--sign",
+        action="store_true",
+        help=f"twilio: sign the handshake as Twilio does (X-Twilio-Signature over the URL, "
+        f"keyed with ${TWILIO_TOKEN_ENV})",
     )
     p.add_argument(
         "--threshold",
@@ -139,6 +147,12 @@ def handle(args: argparse.Namespace) -> int:
         config["quiet_gap_ms"] = args.quiet_gap
     if args.barge_in is not None:
         config["barge_in"] = {"probability": args.barge_in}
+    if args.sign:
+        if args.protocol != "twilio":
+            raise UsageError("--sign applies to --protocol twilio (Twilio signs its streams)")
+        if not os.environ.get(TWILIO_TOKEN_ENV):
+            raise UsageError(f"--sign needs ${TWILIO_TOKEN_ENV}, the account's auth token")
+        config["signed"] = True
     config.update(ws_options_from_flags(args))  # header templates only, expanded per process
     base = {
         "name": "calls",

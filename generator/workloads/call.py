@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from websockets.exceptions import WebSocketException
 
 from generator.audio import utterance_pcm
@@ -65,8 +65,10 @@ from generator.protocols.errors import (
     classify_connect,
     classify_session,
 )
+from generator.protocols.twilio_wire import twilio_url
 from generator.workloads.base import IterationContext
 from generator.workloads.probe import probe_tcp
+from generator.workloads.twilio_sign import stream_signature_header
 from generator.workloads.ws_options import WsOptions
 
 OUTCOMES: Final = ("succeeded", "failed")
@@ -109,6 +111,9 @@ class CallConfig(WsOptions):
     quiet_gap_ms: int = Field(default=700, ge=20, le=60_000)
     line_noise: bool = False
     barge_in: BargeInConfig | None = None
+    # Twilio: sign the handshake as Twilio signs a Media Stream's (X-Twilio-Signature over the
+    # URL), keyed with $TWILIO_AUTH_TOKEN, read where the traffic is sent.
+    signed: bool = False
     seed: int = 0
 
     @field_validator("url")
@@ -117,6 +122,12 @@ class CallConfig(WsOptions):
         if not value.startswith(("ws://", "wss://")):
             raise ValueError(f"must start with ws:// or wss:// (got {value!r})")
         return value
+
+    @model_validator(mode="after")
+    def _signed_is_twilio(self) -> CallConfig:
+        if self.signed and self.protocol != "twilio":
+            raise ValueError(f"signed applies to protocol twilio only (got {self.protocol!r})")
+        return self
 
 
 def _ms(seconds: float) -> float:
@@ -138,6 +149,9 @@ class CallWorkload:
         self._clock = clock
         self._tags = {"protocol": config.protocol, "workload": name}
         headers, tls = config.transport(f"workloads.{name}.config")  # ${VAR}s expanded here
+        if config.signed:  # over the URL the stream opens, as Twilio's <Stream url> names it
+            stream_url = twilio_url(config.url)
+            headers += (stream_signature_header(stream_url, f"workloads.{name}.config"),)
         self._settings = ClientSettings(
             url=config.url,
             connect_timeout_s=config.connect_timeout_s,

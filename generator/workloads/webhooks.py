@@ -34,9 +34,8 @@ from generator.metrics.store import MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.http_senders import classify_client_error
 from generator.workloads.probe import probe_tcp
-from generator.workloads.twilio_sign import SIGNATURE_HEADER, twilio_signature
+from generator.workloads.twilio_sign import SIGNATURE_HEADER, TWILIO_TOKEN_ENV, twilio_signature
 
-TWILIO_TOKEN_ENV: Final = "TWILIO_AUTH_TOKEN"
 DEFAULT_TEMPLATE: Final = "ConferenceSid=test_{i}&StatusCallbackEvent=participant-join"
 PLACEHOLDERS: Final = frozenset({"i", "uuid"})
 OUTCOMES: Final = ("accepted", "rate_limited", "rejected", "error")

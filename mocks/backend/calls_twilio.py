@@ -14,6 +14,9 @@ upstream's server VAD decides the end of the caller's turn and creates the respo
 echoed), the backend sends Twilio ``clear`` and the upstream ``conversation.item.truncate`` with
 the audio the caller heard — unless the ``ignore_barge_in`` knob is on.
 
+With ``twilio_auth_token`` set, the handshake must carry Twilio's ``X-Twilio-Signature`` over the
+stream's ws:// or wss:// URL (a GET: no parameters), as Twilio sends it; anything else gets 403.
+
 Legacy (a caller of callbench before it behaved as Twilio): ``?vad=off`` (or the stream's custom
 parameter ``vad: off``) turns server VAD off, and a caller ``mark`` named ``end_of_utterance``
 commits the turn. Twilio itself never sends marks of its own.
@@ -31,6 +34,7 @@ from mocks.backend.calls import Recording, burn_cpu, close_ws, run_call, send_js
 from mocks.backend.codec import mulaw8k_to_pcm24k
 from mocks.backend.keys import STATE_KEY
 from mocks.backend.state import BackendState
+from mocks.backend.twilio_signature import is_valid
 
 END_OF_UTTERANCE_MARK = "end_of_utterance"
 VAD_OFF = "off"
@@ -186,6 +190,12 @@ class TwilioCaller:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
+    token = state.config.twilio_auth_token
+    if token is not None:
+        # Twilio signs the handshake (a GET: the URL alone) with the stream's own URL, wss://.
+        url = str(request.url.with_scheme("wss" if request.secure else "ws"))
+        if not is_valid(token, url, [], request.headers.get("X-Twilio-Signature")):
+            return web.json_response({"error": "invalid_signature"}, status=403)
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4 * 1024 * 1024)
     await ws.prepare(request)
     recording = Recording(state.config.leak_transcripts)

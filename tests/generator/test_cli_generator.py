@@ -24,11 +24,17 @@ from tests.generator.ping_workload import PingWorkload, start_server
         (["calls", "--url", "ws://127.0.0.1:1/x", "--duration", "soon"], "not a duration"),
         (["calls", "--url", "ws://127.0.0.1:1/x", "--threshold", "p(95)<<1"], "p(95)<<1"),
         (["calls", "--url", "ws://127.0.0.1:1/x", "--plan", "quick,huge"], "'huge'"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--sign"], "--protocol twilio"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--protocol", "twilio", "--sign"], "$TWILIO"),
     ],
 )
 def test_calls_rejects_bad_input_with_exit_2(
-    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    fragment: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     assert main(argv) == 2
     assert fragment in capsys.readouterr().err
 

@@ -145,3 +145,18 @@ async def test_native_under_server_vad_shows_the_end_of_turn_delay(
     assert delay.count == 2
     # The upstream's VAD waits its 500 ms of silence, which the caller's line sends.
     assert 460 <= delay.min <= delay.max <= 560, delay
+
+
+@pytest.mark.timeout(60)
+async def test_a_signed_twilio_call_passes_a_verifying_backend_and_an_unsigned_one_does_not(
+    postgres_dsn: str, upstream: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "stream-token")
+    store = MetricsStore()
+    async with _backend(postgres_dsn, upstream, twilio_auth_token="stream-token") as backend:
+        config = _workload(backend, "twilio").config
+        signed = CallWorkload(CallConfig(**(config.model_dump() | {"signed": True})))
+        await signed.iteration(_ctx(store, 0))
+        await _workload(backend, "twilio").iteration(_ctx(store, 1))
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 1}
+    assert store.counter_by("errors_total", "status") == {"403": 1}

@@ -1,14 +1,23 @@
 """The generator's X-Twilio-Signature against Twilio's own RequestValidator (the `twilio` package
-from PyPI), repeated parameter names and repeated values included."""
+from PyPI), repeated parameter names and repeated values included; a Media Stream's handshake
+signed over its URL alone."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
 from multidict import MultiDict
+from pydantic import ValidationError
 from twilio.request_validator import RequestValidator
 
-from generator.workloads.twilio_sign import twilio_signature
+from generator.errors import InvalidInput
+from generator.workloads.call import CallConfig
+from generator.workloads.twilio_sign import (
+    TWILIO_TOKEN_ENV,
+    stream_signature_header,
+    twilio_signature,
+)
 from tests.support.twilio_example import PARAMS, TOKEN, URL
 
 
@@ -37,3 +46,28 @@ def test_seeded_forms_match_twilio() -> None:
         pairs = [(rng.choice(names), rng.choice(values)) for _ in range(rng.randrange(0, 9))]
         url = rng.choice([URL, "http://127.0.0.1:8080/twilio/voice", "https://h/x?a=1&a=1"])
         assert twilio_signature(TOKEN, url, pairs) == twilios(TOKEN, url, pairs), pairs
+
+
+def test_a_stream_s_handshake_is_signed_over_its_url_alone_as_twilio_validates_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TWILIO_TOKEN_ENV, TOKEN)
+    url = "wss://agent.example.com/media-stream"
+    name, signature = stream_signature_header(url, "here")
+    assert name == "X-Twilio-Signature"
+    assert RequestValidator(TOKEN).validate(url, {}, signature)
+    assert not RequestValidator(TOKEN + "x").validate(url, {}, signature)
+
+
+def test_a_signed_stream_without_the_token_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(TWILIO_TOKEN_ENV, raising=False)
+    with pytest.raises(InvalidInput, match=TWILIO_TOKEN_ENV):
+        stream_signature_header("ws://127.0.0.1:1/media-stream", "workloads.calls.config")
+
+
+def test_only_a_twilio_call_can_be_signed() -> None:
+    with pytest.raises(ValidationError, match="protocol twilio only"):
+        CallConfig(url="ws://127.0.0.1:1/ws/voice", protocol="native", signed=True)
+    assert CallConfig(url="ws://127.0.0.1:1", protocol="twilio", signed=True).signed
