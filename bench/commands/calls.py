@@ -74,6 +74,29 @@ def register(subparsers: Any) -> None:
         help="probability per turn that the caller talks over the answer, 500 ms into it",
     )
     p.add_argument(
+        "--barge-in-after",
+        type=int,
+        metavar="MS",
+        help="with --barge-in: start talking this long into the answer (default 500)",
+    )
+    p.add_argument(
+        "--barge-in-bound",
+        type=int,
+        metavar="MS",
+        help="with --barge-in: an assistant still talking this long after the caller began "
+        "counts as barge_in_ignored (default 2000)",
+    )
+    p.add_argument(
+        "--line-noise",
+        action="store_true",
+        help="twilio: the line's silence is seeded low-level noise, not digital silence",
+    )
+    p.add_argument(
+        "--realtime-vad",
+        action="store_true",
+        help="realtime: the upstream's server VAD ends the caller's turns (and a barge-in)",
+    )
+    p.add_argument(
         "--sign",
         action="store_true",
         help=f"twilio: sign the handshake as Twilio does (X-Twilio-Signature over the URL, "
@@ -136,6 +159,31 @@ def load_steps(args: argparse.Namespace) -> list[Step]:
     return [("calls", SharedIterations(vus=calls, iterations=calls))]
 
 
+def caller_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The caller's behaviour flags as config entries; a flag its protocol has no use for, or
+    a barge-in detail without --barge-in, is a UsageError (all of them reported at once)."""
+    problems: list[str] = []
+    config: dict[str, Any] = {}
+    barge_in: dict[str, Any] = {}
+    if args.barge_in is not None:
+        barge_in["probability"] = args.barge_in
+    for flag, key in (("barge_in_after", "after_ms"), ("barge_in_bound", "bound_ms")):
+        if getattr(args, flag) is not None:
+            if args.barge_in is None:
+                problems.append(f"--{flag.replace('_', '-')} needs --barge-in P")
+            barge_in[key] = getattr(args, flag)
+    if barge_in:
+        config["barge_in"] = barge_in
+    for flag, protocol in (("line_noise", "twilio"), ("realtime_vad", "realtime")):
+        if getattr(args, flag):
+            if args.protocol != protocol:
+                problems.append(f"--{flag.replace('_', '-')} applies to --protocol {protocol}")
+            config[flag] = True
+    if problems:
+        raise UsageError("; ".join(problems))
+    return config
+
+
 def handle(args: argparse.Namespace) -> int:
     check_ws_url(args.url)
     steps = load_steps(args)
@@ -145,8 +193,7 @@ def handle(args: argparse.Namespace) -> int:
     config["greeting"] = args.greeting
     if args.quiet_gap is not None:
         config["quiet_gap_ms"] = args.quiet_gap
-    if args.barge_in is not None:
-        config["barge_in"] = {"probability": args.barge_in}
+    config.update(caller_options(args))
     if args.sign:
         if args.protocol != "twilio":
             raise UsageError("--sign applies to --protocol twilio (Twilio signs its streams)")

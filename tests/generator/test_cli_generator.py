@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from bench.cli import build_parser, main
+from bench.commands.calls import caller_options
 from generator.options import RunOptions
 from generator.runner import Runner
 from generator.scenario import scenario_from_dict
@@ -25,6 +26,14 @@ from tests.generator.ping_workload import PingWorkload, start_server
         (["calls", "--url", "ws://127.0.0.1:1/x", "--threshold", "p(95)<<1"], "p(95)<<1"),
         (["calls", "--url", "ws://127.0.0.1:1/x", "--plan", "quick,huge"], "'huge'"),
         (["calls", "--url", "ws://127.0.0.1:1/x", "--sign"], "--protocol twilio"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--line-noise"], "--protocol twilio"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--realtime-vad"], "--protocol realtime"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--barge-in-after", "9"], "needs --barge-in"),
+        (["calls", "--url", "ws://127.0.0.1:1/x", "--barge-in", "2"], "barge_in.probability"),
+        (
+            ["calls", "--url", "ws://127.0.0.1:1/x", "--barge-in", "1", "--barge-in-bound", "0"],
+            "bound_ms",
+        ),
         (["calls", "--url", "ws://127.0.0.1:1/x", "--protocol", "twilio", "--sign"], "$TWILIO"),
     ],
 )
@@ -107,3 +116,16 @@ def test_raw_events_refuses_a_run_file_or_a_directory(
     assert "give a" in err
     assert "Traceback" not in err
     assert not (out / "metrics.jsonl").exists()  # refused before anything ran
+
+
+def test_the_caller_s_flags_reach_the_call_config() -> None:
+    url = ["calls", "--url", "ws://127.0.0.1:1/x"]
+    flags = ["--protocol", "twilio", "--barge-in", "0.5", "--barge-in-after", "300"]
+    args = build_parser().parse_args([*url, *flags, "--barge-in-bound", "900", "--line-noise"])
+    assert caller_options(args) == {
+        "barge_in": {"probability": 0.5, "after_ms": 300, "bound_ms": 900},
+        "line_noise": True,
+    }
+    args = build_parser().parse_args([*url, "--protocol", "realtime", "--realtime-vad"])
+    assert caller_options(args) == {"realtime_vad": True}
+    assert caller_options(build_parser().parse_args(url)) == {}
