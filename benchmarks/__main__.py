@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import after_load, headroom, http_peers, realtime
+from benchmarks import after_load, headroom, http_peers, realtime, soak
 from benchmarks.common import machine
 
 
@@ -44,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdicts += found
     if "afterload" in only:
         text, found = after_load.after_load(rounds, secs)
+        print(text + "\n", flush=True)
+        verdicts += found
+    if "soak" in only:  # not in the default list: 10 minutes (--quick: 2), twice (hey)
+        text, found = soak.soak(2 if args.quick else 10)
         print(text + "\n", flush=True)
         verdicts += found
     print("\n".join(verdicts))
