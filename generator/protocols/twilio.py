@@ -130,12 +130,17 @@ class TwilioClient:
     # -- the line: one media frame every 20 ms --------------------------------------------------
 
     async def _run_line(self) -> None:
-        ws, playback = self.ws, self.playback
+        ws, playback, clock = self.ws, self.playback, self._clock
 
         def write_now(_k: int, _frame: str, due: float) -> bool:
+            # Every frame of the call, 50 a second: its lag is taken here, only for speech.
             if not ready(ws):
                 return False
             write_text(ws, self._frame(due).encode())
+            target = self._lag_target
+            if target is not None:
+                now = clock()
+                target(now - due if now > due else 0.0)
             if playback.current is not None or playback.marks:
                 for mark in self._marks_due(due):
                     write_text(ws, mark.encode())
@@ -143,15 +148,14 @@ class TwilioClient:
 
         async def send_frame(_k: int, _frame: str, due: float) -> None:
             await send(ws, self._frame(due))
+            target = self._lag_target
+            if target is not None:
+                target(max(0.0, clock() - due))
             for mark in self._marks_due(due):
                 await send(ws, mark)
 
-        def on_lag(lag_s: float) -> None:
-            if self._lag_target is not None:
-                self._lag_target(lag_s)
-
         try:
-            await play_paced(ENDLESS, write_now, send_frame, clock=self._clock, on_lag=on_lag)
+            await play_paced(ENDLESS, write_now, send_frame, clock=clock, on_lag=None)
         except CallError as exc:
             self._fail(exc)
         except (OSError, ConnectionClosed) as exc:
