@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
-import logging
 import sys
 import time
 
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
+from websockets.speedups import apply_mask
 
 FRAME_S = 0.02
 SILENCE = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence (0xFF)
@@ -44,6 +45,10 @@ QUIET_GAP_S = 0.7  # callbench's default --quiet-gap: the answer is over after t
 RESPONSE_TIMEOUT_S = 15.0  # callbench's default: a call not answered by then fails
 
 
+MEDIA_PREFIXES_B = tuple(prefix.encode() for prefix in MEDIA_PREFIXES)
+SILENCE_B = SILENCE.encode()
+
+
 class TurnEnds:
     """One stream's server VAD: which media frame ends a caller's turn. Only media frames count;
     a frame is silence when its payload is exactly mu-law silence, voice otherwise."""
@@ -54,11 +59,13 @@ class TurnEnds:
         self.voiced = False  # a voiced frame since the last end of turn
         self.quiet = 0  # silence frames since the last voiced one
 
-    def ended(self, message: str) -> bool:
-        """Whether ``message`` is the frame that ends the caller's turn."""
-        if not message.startswith(MEDIA_PREFIXES):
+    def ended(self, message: str | bytes) -> bool:
+        """Whether ``message`` (a text message, decoded or as its UTF-8 bytes) is the frame
+        that ends the caller's turn."""
+        data = message.encode() if isinstance(message, str) else message
+        if not data.startswith(MEDIA_PREFIXES_B):
             return False
-        if SILENCE not in message:
+        if SILENCE_B not in data:
             self.voiced, self.quiet = True, 0
             return False
         if not self.voiced:
@@ -78,15 +85,128 @@ async def handle(ws: ServerConnection) -> None:
             await ws.send(MARK)
 
 
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's, for Sec-WebSocket-Accept
+MAX_HEAD = 16384  # a handshake longer than this is not a caller's
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    """One final frame from the server (unmasked, as RFC 6455 has servers send)."""
+    length = len(payload)
+    if length < 126:
+        head = bytes((0x80 | opcode, length))
+    elif length < 65536:
+        head = bytes((0x80 | opcode, 126)) + length.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
+    return head + payload
+
+
+ANSWER_FRAMES = server_frame(1, ANSWER.encode()) + server_frame(1, MARK.encode())
+
+
+def accept_key(request: bytes) -> bytes | None:
+    """The Sec-WebSocket-Accept for a handshake request's head (None: not a WebSocket one)."""
+    for line in request.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            return base64.b64encode(hashlib.sha1(value.strip() + GUID).digest())
+    return None
+
+
+class SinkProtocol(asyncio.Protocol):
+    """The sink on one connection: the handshake, then frames parsed straight from the bytes;
+    each complete text message goes to `TurnEnds`, and the turn's end gets `ANSWER_FRAMES`."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.turns = TurnEnds()
+        self.parts: list[bytes] = []  # a fragmented message so far
+        self.part_opcode = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD:
+                    transport.close()
+                return
+            accept = accept_key(bytes(self.buffer[:end]))
+            del self.buffer[: end + 4]
+            if accept is None:
+                transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                transport.close()
+                return
+            transport.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            self.upgraded = True
+        self._frames(transport)
+
+    def _frames(self, transport: asyncio.Transport) -> None:
+        buffer, at = self.buffer, 0
+        size = len(buffer)
+        while size - at >= 2:
+            first, second = buffer[at], buffer[at + 1]
+            length, pos = second & 0x7F, at + 2
+            if length >= 126:
+                width = 2 if length == 126 else 8
+                if size - pos < width:
+                    break
+                length = int.from_bytes(buffer[pos : pos + width], "big")
+                pos += width
+            masked = second & 0x80
+            if size - pos < length + (4 if masked else 0):
+                break
+            if masked:
+                mask = bytes(buffer[pos : pos + 4])
+                payload = apply_mask(bytes(buffer[pos + 4 : pos + 4 + length]), mask)
+                pos += 4
+            else:
+                payload = bytes(buffer[pos : pos + length])
+            at = pos + length
+            self._message(transport, first, payload)
+            if transport.is_closing():
+                break
+        del buffer[:at]
+
+    def _message(self, transport: asyncio.Transport, first: int, payload: bytes) -> None:
+        opcode, final = first & 0x0F, first & 0x80
+        if opcode == 0x0:  # a continuation
+            self.parts.append(payload)
+            if not final:
+                return
+            opcode, payload, self.parts = self.part_opcode, b"".join(self.parts), []
+        elif opcode in (0x1, 0x2) and not final:
+            self.parts, self.part_opcode = [payload], opcode
+            return
+        if opcode == 0x1:
+            if self.turns.ended(payload):
+                transport.write(ANSWER_FRAMES)
+        elif opcode == 0x8:  # close: echo its code, then hang up, as a server does
+            transport.write(server_frame(0x8, payload[:2]))
+            transport.close()
+        elif opcode == 0x9:
+            transport.write(server_frame(0xA, payload))
+
+
 async def sink(port: int) -> None:
+    loop = asyncio.get_running_loop()
     # Probes that open a TCP connection and close it (the generator's setup, the benchmark's
-    # wait for the port) are not errors worth a traceback each.
-    logging.getLogger("websockets.server").setLevel(logging.CRITICAL)
-    async with serve(
-        handle, "127.0.0.1", port, compression=None, max_queue=None, ping_interval=None,
-        backlog=4096,
-    ):  # fmt: skip
-        await asyncio.Future()
+    # wait for the port) just end their protocol: nothing to log.
+    server = await loop.create_server(SinkProtocol, "127.0.0.1", port, backlog=4096)
+    async with server:
+        await server.serve_forever()
 
 
 async def _hear_answer(ws: ClientConnection, answered: asyncio.Future[float]) -> None:

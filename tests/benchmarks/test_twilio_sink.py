@@ -7,13 +7,16 @@ after the quiet gap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 
 from benchmarks import realtime, twilio_sink
@@ -150,3 +153,61 @@ async def test_the_plain_client_reports_every_calls_speech_frames(
     assert found["failed"] == 0
     assert found["frames"] == 2 * round(0.2 / FRAME_S)
     assert found["p99"] >= 0
+
+
+@contextlib.asynccontextmanager
+async def raw_sink() -> AsyncIterator[str]:
+    """The benchmark's sink as it runs (`SinkProtocol`, not a websockets server) on port 0."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(twilio_sink.SinkProtocol, "127.0.0.1", 0)
+    async with server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}"
+
+
+async def test_the_raw_sink_answers_callbench_and_the_plain_peer_as_the_websockets_one() -> None:
+    store = MetricsStore()
+    async with raw_sink() as url:
+        scenario: Any = realtime.calls_scenario(url, 1, 1)
+        config = scenario["workloads"]["calls"]["config"] | {"utterance_ms": 400}
+        workload = CallWorkload(CallConfig(**config))
+        ctx = IterationContext(0, 0, time.monotonic(), store, random.Random(1))
+        await workload.iteration(ctx)
+        lags: list[float] = []
+        await twilio_sink.caller(url, 0.3, lags)
+    assert store.counter_by("calls_total", "outcome") == {"succeeded": 1, "failed": 0}, (
+        store.tag_sets("errors_total")
+    )
+    latency = store.trend("turn_latency", {"protocol": "twilio", "workload": "calls"})
+    assert latency.count == 1
+    assert latency.min >= END_OF_TURN_FRAMES * FRAME_S * 1000 - 20
+    assert len(lags) == round(0.3 / FRAME_S)
+
+
+async def test_the_raw_sink_reads_fragments_answers_pings_and_echoes_the_close() -> None:
+    async with raw_sink() as url, connect(url, compression=None) as ws:
+        pong = await ws.ping(b"hi")
+        async with asyncio.timeout(5):
+            await pong
+        await ws.send(_media(VOICE))
+        silence = _media(SILENCE)
+        for _ in range(END_OF_TURN_FRAMES - 1):
+            await ws.send(silence)
+        await ws.send(iter([silence[:10], silence[10:40], silence[40:]]))  # one message, 3 frames
+        async with asyncio.timeout(5):
+            assert json.loads(await ws.recv())["event"] == "media"
+            assert json.loads(await ws.recv())["mark"] == {"name": "reply"}
+        await ws.close(1000, "bye")
+    assert ws.close_code == 1000  # the sink's echo of the code, not an abnormal 1006
+
+
+async def test_the_raw_sink_refuses_a_request_that_is_not_a_websocket_handshake() -> None:
+    async with raw_sink() as url:
+        host, port = url.removeprefix("ws://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        async with asyncio.timeout(5):
+            status = await reader.readline()
+            assert status.startswith(b"HTTP/1.1 400")
+            await reader.read()  # the sink hangs up
+        writer.close()
