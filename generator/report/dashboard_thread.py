@@ -11,7 +11,8 @@ The parent's main thread blocks on its children's pipes and sentinels (multiproc
 `wait`), so the page's server runs an event loop of its own in a thread, as the parent's target
 monitor does (parent_monitor.py). The two threads share the combined store: the parent changes
 it while holding the handover's lock, and the page reads it only while holding the same lock
-(Dashboard.follow), a few milliseconds a second; the charts are built from copies, lock let go.
+(Dashboard.follow), about 2 ms a build for a two-worker HTTP run (docs/dashboard.md); the
+charts are built from copies, the lock let go.
 """
 
 from __future__ import annotations
