@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text + "\n", flush=True)
         verdicts += found
     if "calls" in only:
-        levels = [100, 250, 500] if args.quick else [100, 250, 500, 750, 1000]
+        levels = [250, 500, 750] if args.quick else [100, 250, 500, 750, 1000]
         text, found = realtime.calls(rounds, 5 if args.quick else 15, levels)
         print(text + "\n", flush=True)
         verdicts += found
