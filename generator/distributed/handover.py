@@ -80,6 +80,11 @@ class Handover:
         """The combined figures so far (empty until every child has started)."""
         return self._empty if self._combiner is None else self._combiner.store
 
+    @property
+    def started(self) -> bool:
+        """Whether combining has begun (every running child has sent its header)."""
+        return self._combiner is not None
+
     def waitables(self) -> list[Connection]:
         """The pipes still open: wait on them with the children's sentinels."""
         return [self.readers[i] for i in sorted(self._open)]

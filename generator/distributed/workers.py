@@ -303,7 +303,8 @@ def _run_children(
     handover = Handover(readers, out_dir)
     if page is not None:
         samples = None if watcher is None else (lambda: watcher.monitor.samples)
-        page.follow(lambda: handover.store, samples, handover.lock)
+        # Until every worker has started there is no combined store: the page says "starting".
+        page.follow(lambda: handover.store if handover.started else None, samples, handover.lock)
     try:
         supervisor = Supervisor(procs, handover, scenario.parsed_thresholds(), options.progress)
         supervisor.run()
