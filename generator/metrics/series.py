@@ -188,28 +188,30 @@ class Series:
         """One plain dict per second, in order, gaps included (a quiet second is a fact too)."""
         if not self.seconds:
             return []
-        rows = []
-        for second in range(min(self.seconds), max(self.seconds) + 1):
-            data = self.seconds.get(second, Second())
-            rows.append(
-                {
-                    "t": second,
-                    "trends": {
-                        name: {
-                            "count": sum(counts.values()),
-                            "p50": percentile_of(counts, 50),
-                            "p95": percentile_of(counts, 95),
-                            "p99": percentile_of(counts, 99),
-                        }
-                        for name, counts in sorted(data.trends.items())
-                    },
-                    "counters": {label(*key): n for key, n in sorted(data.counters.items())},
-                    "rates": {
-                        label(*key): (ok / n if n else 0.0)
-                        for key, (ok, n) in sorted(data.rates.items())
-                    },
-                    "gauges": {label(*key): v for key, v in sorted(data.gauges.items())},
-                    "iterations": {"started": data.started, "in_flight": data.busy_us / 1e6},
-                }
-            )
-        return rows
+        quiet = Second()
+        return [
+            row_of(second, self.seconds.get(second, quiet))
+            for second in range(min(self.seconds), max(self.seconds) + 1)
+        ]
+
+
+def row_of(second: int, data: Second) -> dict[str, Any]:
+    """``data``'s figures as one plain dict (what `Series.rows` gives per second)."""
+    return {
+        "t": second,
+        "trends": {
+            name: {
+                "count": sum(counts.values()),
+                "p50": percentile_of(counts, 50),
+                "p95": percentile_of(counts, 95),
+                "p99": percentile_of(counts, 99),
+            }
+            for name, counts in sorted(data.trends.items())
+        },
+        "counters": {label(*key): n for key, n in sorted(data.counters.items())},
+        "rates": {
+            label(*key): (ok / n if n else 0.0) for key, (ok, n) in sorted(data.rates.items())
+        },
+        "gauges": {label(*key): v for key, v in sorted(data.gauges.items())},
+        "iterations": {"started": data.started, "in_flight": data.busy_us / 1e6},
+    }

@@ -266,7 +266,7 @@ class MetricsStore(SeriesWindow):
             self._snapshots.write(fold)
 
     def _absorb(self, seconds: Mapping[int, Delta]) -> None:
-        self._whole = None
+        self._whole = self._rows = None
         for second, data in seconds.items():
             self._series.absorb(second, data)
             for (name, key), counts in data.trends.items():
@@ -348,7 +348,8 @@ class MetricsStore(SeriesWindow):
         s + ``shift_s``. What is merged in is not written to this store's snapshots, so from
         now on this store holds its whole series in memory (read back if seconds were let go)."""
         self._fold()
-        self._series, self._files, self._whole = self.whole_series(), None, None
+        self._series, self._files = self.whole_series(), None
+        self._whole = self._rows = None
         self._series.window_s = None
         for name, by_tags in other.trends.items():
             for key, acc in by_tags.items():

@@ -12,7 +12,7 @@ import pytest
 from generator.metrics.combine import Combiner, read_source
 from generator.metrics.snapshots import SnapshotWriter
 from generator.metrics.store import ITERATION_TREND, MetricsStore
-from generator.metrics.window import SERIES_WINDOW_S, read_series
+from generator.metrics.window import SERIES_WINDOW_S, read_rows, read_series
 from generator.report.html_data import series_charts
 from tests.support.clock import FakeClock
 
@@ -142,3 +142,25 @@ def test_the_parent_of_workers_holds_a_window_of_the_combined_series(tmp_path: P
     assert [r["counters"] for r in merged.series_rows()] == [
         r["counters"] for r in whole.series_rows()
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("hold_s", [1, 3, 60])
+def test_rows_read_back_a_few_seconds_at_a_time_equal_the_whole_series(
+    tmp_path: Path, hold_s: int
+) -> None:
+    rng = random.Random(hold_s)
+    clock = FakeClock(0.0)
+    writer = SnapshotWriter(tmp_path, wall_start=WALL)
+    store = MetricsStore(clock=clock, snapshots=writer, window_s=None)
+    for _ in range(25):
+        _second_of_load([store], clock, rng)
+        # late observations, seconds back: rows already made must be made again
+        back = max(0.0, clock.now - rng.uniform(0.0, 6.0))
+        store.add_counter("http_reqs", 1, {"status": "late"}, at=back)
+        store.add_trend("http_req_duration", 5.0, {"status": "late"}, at=back)
+    store.finish()
+    writer.close()
+    expected = store.series_rows()
+    assert [row["t"] for row in expected] == list(range(25))
+    assert read_rows(tmp_path, hold_s=hold_s) == expected == read_series(tmp_path).rows()
