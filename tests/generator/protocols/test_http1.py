@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from generator.protocols.http1 import Http1Client, Http1Error, Http1Result, build_request
+from generator.protocols.http1 import (
+    Http1Client,
+    Http1Error,
+    Http1Result,
+    _Connection,
+    build_request,
+)
+from generator.protocols.http1_wire import Head, parse_head
 from tests.support.ports import closed_port
 
 pytestmark = pytest.mark.timeout(30)
@@ -313,3 +320,88 @@ async def test_close_ends_every_connection_and_later_requests(
     with pytest.raises(Http1Error) as info:
         await client.request(GET)
     assert info.value.kind == "closed"
+
+
+class _Wire:
+    """A transport that keeps what is written (for feeding a connection bytes by hand)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def abort(self) -> None:
+        self.closing = True
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        OK,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    ],
+)
+async def test_a_response_read_in_two_pieces_anywhere_is_the_whole_one(response: bytes) -> None:
+    # One read holding the whole response takes a shortcut (http1.py `_whole`); a response cut
+    # anywhere must read the same through the general parser.
+    loop = asyncio.get_running_loop()
+    for cut in range(len(response) + 1):
+        conn = _Connection("here")
+        conn.connection_made(_Wire())  # type: ignore[arg-type]
+        waiter: asyncio.Future[Http1Result] = loop.create_future()
+        conn.send(GET, waiter, False)
+        for piece in (response[:cut], response[cut:]):
+            if piece:
+                conn.data_received(piece)
+        assert waiter.done(), cut
+        assert waiter.result() == Http1Result(200, None, 5), cut
+        assert conn.reusable, cut
+
+
+async def test_each_request_times_out_on_its_own_deadline(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    # One timer serves every request under way: when it fires for a request that was answered,
+    # it must move on to the deadline of the next one still waiting.
+    def bind(server: Server) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read_request(reader)
+            if server.connections == 1:  # the first connection is answered, the others not
+                writer.write(OK)
+                await writer.drain()
+            await reader.read()
+
+        return handle
+
+    server = await serve(bind)
+    client = _client(server, max_connections=2, timeout_s=0.4)
+    loop = asyncio.get_running_loop()
+    try:
+        answered = await client.request(GET)  # the timer is set for its deadline
+        assert answered.status == 200
+        await asyncio.sleep(0.2)  # the next request starts half a timeout later
+        started = loop.time()
+        with pytest.raises(Http1Error) as info:
+            await client.request(build_request("GET", "test", "/y", {}, None))
+        assert info.value.kind == "timeout"
+        assert 0.35 <= loop.time() - started < 2.0
+    finally:
+        await client.close()
+
+
+def test_a_head_is_read_once_and_remembered() -> None:
+    raw = b"HTTP/1.1 301 Moved\r\nLOCATION: /there\r\nContent-Length: 12\r\nConnection: close\r\n"
+    first = parse_head(raw)
+    assert first == Head(301, False, "/there", False, 12)
+    assert parse_head(bytes(bytearray(raw))) is first  # an equal head, not the same object
+    assert parse_head(b"HTTP/1.0 200 OK\r\nContent-Length: x\r\n") == Head(
+        200, False, None, False, -1
+    )
+    with pytest.raises(ValueError, match="status line"):
+        parse_head(b"SMTP ready\r\n")
