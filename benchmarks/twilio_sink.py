@@ -25,6 +25,7 @@ import hashlib
 import json
 import sys
 import time
+from typing import cast
 
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
@@ -126,8 +127,8 @@ class SinkProtocol(asyncio.Protocol):
         self.part_opcode = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's does not derive from asyncio.Transport: no isinstance)
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport

@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 
 from benchmarks import realtime, twilio_sink
+from benchmarks.common import python_server
 from benchmarks.twilio_sink import END_OF_TURN_FRAMES, FRAME_S, SILENCE, VOICE, TurnEnds
 from generator.audio import synth_speech
 from generator.metrics.store import MetricsStore
@@ -157,11 +158,9 @@ async def test_the_plain_client_reports_every_calls_speech_frames(
 
 @contextlib.asynccontextmanager
 async def raw_sink() -> AsyncIterator[str]:
-    """The benchmark's sink as it runs (`SinkProtocol`, not a websockets server) on port 0."""
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(twilio_sink.SinkProtocol, "127.0.0.1", 0)
-    async with server:
-        port = next(iter(server.sockets)).getsockname()[1]
+    """The benchmark's sink as it runs: `twilio_sink.py PORT`, its own process on uvloop
+    (whose transports are not asyncio's classes)."""
+    with python_server("twilio_sink.py") as port:
         yield f"ws://127.0.0.1:{port}"
 
 
