@@ -1,7 +1,8 @@
 """The live dashboard of a `--workers N` run (generator/report/dashboard_thread.py): the parent
 serves it from a thread of its own and reads the combined store only under the lock the
-handover changes it under; the merged slices' VUs add up in its charts (and report.html's); a
-taken port leaves no thread behind; and end to end, in headless Chromium, `callbench http
+handover changes it under; its rows stay the combined store's while a worker hands its seconds
+over late; the merged slices' VUs add up in its charts (and report.html's); a taken port leaves
+no thread behind; and end to end, in headless Chromium, `callbench http
 --workers 2 --dashboard` (the parent watching a target through its pid) draws the combined
 run's charts, which gain points while the workers run, and stops serving when it ends."""
 
@@ -11,6 +12,7 @@ import asyncio
 import io
 import json
 import os
+import random
 import re
 import signal
 import sys
@@ -26,10 +28,13 @@ import pytest
 from aiohttp import web
 
 from generator.errors import InvalidInput
+from generator.metrics.combine import Combiner, read_source
 from generator.metrics.series import Series
+from generator.metrics.snapshots import SnapshotWriter
 from generator.metrics.store import MetricsStore
+from generator.report.dashboard import RowCache
 from generator.report.dashboard_settings import DashboardSettings
-from generator.report.dashboard_thread import served
+from generator.report.dashboard_thread import COMBINED_OPEN_S, served
 from generator.report.html_data import series_charts
 from tests.generator.report.live_browser import POINTS_JS, drawn, live_page, until
 from tests.support.chromium_driver import chromium_path
@@ -78,6 +83,44 @@ def test_a_merged_runs_vus_add_up_over_its_slices() -> None:
     vus = series_charts(store.series_rows(), 3.0)[0].lines[0]
     assert vus.label == "VUs w"
     assert vus.ys == tuple(float(2 * t + 1) for t in range(3))
+
+
+def write_source(run_dir: Path, seed: int, seconds: int) -> None:
+    """A worker's snapshots: a few requests in every second, one fold a second."""
+    rng = random.Random(seed)
+    clock = FakeClock()
+    writer = SnapshotWriter(run_dir, wall_start=1000.0)
+    store = MetricsStore(clock=clock, snapshots=writer)
+    tags = {"workload": "w"}
+    for second in range(seconds):
+        for _ in range(rng.randrange(1, 6)):
+            at = second + rng.random()
+            store.add_counter("http_reqs", 1, tags, at=at)
+            store.add_trend("http_req_duration", rng.uniform(1.0, 80.0), tags, at=at)
+        clock.advance(1.0)
+        store.tick()
+    store.finish(at=float(seconds))
+    writer.close()
+
+
+async def test_the_combined_rows_stay_those_of_the_store_with_a_worker_behind(
+    tmp_path: Path,
+) -> None:
+    """A worker that hands its seconds over up to 4 s after the other's still lands in rows
+    built again (COMBINED_OPEN_S), so the page's rows are the combined store's at every step."""
+    for index in range(2):
+        write_source(tmp_path / str(index), seed=index, seconds=12)
+    ahead, behind = (list(read_source(tmp_path / str(i))) for i in range(2))
+    combiner = Combiner()
+    sources = [combiner.source(0, {"slice": str(i)}) for i in range(2)]
+    cache = RowCache(COMBINED_OPEN_S)
+    lag = 4
+    for step in range(len(ahead) + lag):
+        if step < len(ahead):
+            combiner.add(sources[0], *ahead[step])
+        if 0 <= step - lag < len(behind):
+            combiner.add(sources[1], *behind[step - lag])
+        assert await cache.rows(combiner.store) == combiner.store.series_rows(), step
 
 
 def test_the_parents_page_reads_the_store_under_its_lock_only() -> None:
