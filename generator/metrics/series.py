@@ -161,9 +161,13 @@ class Series:
             found = self.seconds[second] = Second()
         return found
 
+    def holds(self, second: int) -> bool:
+        """Whether ``second`` is (or may still be) held: not let go by `trim`."""
+        return self.held_from is None or second >= self.held_from
+
     def absorb(self, second: int, later: Delta) -> None:
         """`Second.absorb` into ``second``, unless that second was let go (`trim`)."""
-        if self.held_from is None or second >= self.held_from:
+        if self.holds(second):
             self.at(second).absorb(later)
 
     def trim(self) -> None:

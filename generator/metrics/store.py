@@ -13,11 +13,8 @@ written as one snapshot per series (snapshots.py: metrics.jsonl + metrics.hlog),
 `MetricsStore.from_snapshots` rebuilds a store that answers every query as this one does. The
 per-observation events.jsonl is opt-in (a `sink`, events.py); `from_events` still reads it.
 
-Memory stays bounded on a long run: totals are histograms and counts, and with a snapshot writer
-the series holds only the newest `SERIES_WINDOW_S` seconds (window.py; what the live dashboard
-reads), the older ones being on disk; `series_rows` and `whole_series` read the whole run back
-from the files. Without a writer (a store used in-process) nothing is on disk, so the series
-keeps every second, as does a store read back from files or one that others are merged into.
+Memory stays bounded on a long run: totals are histograms and counts, and a store whose seconds
+are on disk holds only the newest of them in memory (window.py says which and how long).
 
 The store never formats: reporters read it through the query methods.
 """
@@ -280,6 +277,8 @@ class MetricsStore(SeriesWindow):
         to every gauge's tags, as `record` does (a worker's slice: its gauge is a part of the
         whole, so merged slices add up)."""
         store = cls(clock=frozen_clock)
+        if not gauge_tags:  # the files hold every second as read here: memory a window of them
+            store.keep_window(run_dir)
         snapshots = read_snapshots(run_dir)
         store.wall_start = snapshots.wall_start
         for fold in snapshots.folds:
@@ -292,8 +291,9 @@ class MetricsStore(SeriesWindow):
             acc = store._trends.get(name, {}).get(key)
             if acc is not None:  # else: an interval of a series never defined
                 interval.counts.add_into(acc.hist)
-                mine = store._series.at(interval.second).trends.setdefault(name, {})
-                add_buckets(mine, interval.counts.series_buckets())
+                if store._series.holds(interval.second):
+                    mine = store._series.at(interval.second).trends.setdefault(name, {})
+                    add_buckets(mine, interval.counts.series_buckets())
         return store
 
     def apply_fold(self, fold: Fold) -> None:

@@ -1,13 +1,18 @@
-"""A run's whole per-second series read back from its snapshots, for a store that holds only a
-window of it in memory.
+"""Which seconds of its per-second series a store holds in memory, and the whole run's series
+read back from the snapshots for a store that let the older ones go.
 
-A store with a `SnapshotWriter` keeps the newest `SERIES_WINDOW_S` seconds of its series (what
-the live dashboard builds its rows from) and lets the older ones go: they are on disk already, in
-metrics.jsonl (counters, rates, gauges, iterations per second) and metrics.hlog (each trend's
-histogram per second). `read_series` gives back the series of the whole run from those files,
-equal to the one a store that kept every second holds, for whatever needs the whole run at its
-end (the summary's VUs peak, the diagnosis' latency trend, report.html's charts). Reading costs
-seconds × series, never observations.
+A store whose seconds are all on disk keeps only the newest `SERIES_WINDOW_S` of them (what the
+live dashboard builds its rows from, ample for late observations): one that writes them (its
+own `SnapshotWriter`, or the writer of combine.py's `Combiner`: the parent of `--workers`,
+`callbench merge`) and one read from a run directory (`from_snapshots`, as `callbench report`
+does). The older seconds are in metrics.jsonl (counters, rates, gauges, iterations per second)
+and metrics.hlog (each trend's histogram per second). `read_series` gives back the whole run's
+series from those files, equal to the one a store that kept every second holds, and `read_rows`
+its rows a few seconds at a time, for whatever needs the whole run (the summary's VUs peak, the
+diagnosis' latency trend, report.html's charts). Reading costs seconds × series, never
+observations. A store with nothing on disk (in-process use, no writer; `window_s=None`; slices
+read with their gauges retagged) keeps every second, and so does a store that others are merged
+into (what is merged in is on no disk of its own).
 """
 
 from __future__ import annotations
@@ -146,14 +151,14 @@ class SeriesWindow(StoreTables):
 
     def __init__(self) -> None:
         super().__init__()
-        self._files: SnapshotWriter | None = None  # where the seconds let go are
+        self._files: SnapshotWriter | Path | None = None  # where the seconds let go are
         self._whole: Series | None = None  # the whole series read back, once the run ended
         self._rows: list[dict[str, Any]] | None = None  # its rows, the same
 
-    def keep_window(self, files: SnapshotWriter, window_s: int = SERIES_WINDOW_S) -> None:
+    def keep_window(self, files: SnapshotWriter | Path, window_s: int = SERIES_WINDOW_S) -> None:
         """Holds only the newest ``window_s`` seconds of the series in memory from now on, the
-        whole run being in ``files``' snapshots (every fold of this store is written there: its
-        own writer's, or combine.py's)."""
+        whole run being in ``files``' snapshots: a writer every fold of this store goes to (its
+        own, or combine.py's), or the run directory the store was read from."""
         self._files = files
         self._series.window_s = window_s
 
@@ -165,8 +170,7 @@ class SeriesWindow(StoreTables):
             return series
         if self._whole is not None:
             return self._whole
-        self._files.flush()
-        whole = read_series(self._files.run_dir)
+        whole = read_series(self._run_dir(self._files))
         if self.ended_at is not None and self._end_folded:
             self._whole = whole
         return whole
@@ -178,9 +182,15 @@ class SeriesWindow(StoreTables):
         if series.held_from is None or self._files is None:
             return series.rows()
         if self._rows is None:
-            self._files.flush()
-            rows = read_rows(self._files.run_dir)
+            rows = read_rows(self._run_dir(self._files))
             if not (self.ended_at is not None and self._end_folded):
                 return rows
             self._rows = rows
         return list(self._rows)
+
+    @staticmethod
+    def _run_dir(files: SnapshotWriter | Path) -> Path:
+        if isinstance(files, Path):
+            return files
+        files.flush()  # what was folded so far is on disk before it is read
+        return files.run_dir

@@ -69,6 +69,13 @@ def test_memory_holds_the_window_and_the_report_every_second(tmp_path: Path) -> 
     assert series_charts(rows, duration) == series_charts(whole.series_rows(), duration)
     assert windowed.series_rows() is not rows  # a fresh list; the read-back series is kept
     assert windowed.whole_series() is windowed.whole_series()
+    # read back as `callbench report` does: the same window, the same rows
+    back = MetricsStore.from_snapshots(tmp_path)
+    assert sorted(back.series.seconds) == sorted(windowed.series.seconds)
+    assert back.series_rows() == rows
+    # a slice read with its gauges retagged has them so on no disk: it keeps every second
+    sliced = MetricsStore.from_snapshots(tmp_path, gauge_tags={"slice": "0"})
+    assert len(sliced.series.seconds) == seconds
     # totals never were windowed
     assert windowed.trend("http_req_duration") == whole.trend("http_req_duration")
     assert windowed.counter_by("http_reqs", "status") == whole.counter_by("http_reqs", "status")
