@@ -271,6 +271,9 @@ class Runner:
     def _body(self, name: str, store: MetricsStore) -> Callable[[int, int, float], Any]:
         workload, seed, clock = self.workloads[name], self.scenario.seed, self.timeline.clock
         tags = {"workload": name}
+        # A workload may record its iterations itself, in one step with its own metrics
+        # (workloads/http.py); for every other one (and a crashed iteration) the runner does.
+        own = getattr(workload, "records_iterations", False) is True and workload.name == name
 
         async def body(vu: int, iteration: int, intended: float) -> None:
             ctx = IterationContext(
@@ -278,6 +281,8 @@ class Runner:
             )
             try:
                 await workload.iteration(ctx)
+                if own:
+                    return
             except Exception as exc:  # workloads record target failures; this is a bug in one
                 store.add_counter("errors_total", 1, {"kind": "iteration_crash", **tags})
                 if name not in self._warned:

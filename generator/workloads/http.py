@@ -9,6 +9,9 @@ Metrics (tags also carry `workload`):
   counter `errors_total`      {kind}       `http_<status>`, `timeout`, `refused`, `closed`,
                                            `tls`, `protocol_error`
   rate    `health_check`      {phase: start|end}  GET of the health path around the run
+and, as for every workload, `iterations` and `iteration_duration` {workload}. Without think time
+the workload records these two itself (`records_iterations`), all five of a request in one step
+(a `Bundle` per endpoint and outcome: generator/metrics/bundle.py) when the response is in.
 
 The API token (`bearer: true`) is held as a SecretStr and goes into the Authorization header
 only: never into a tag, an error message or a log line.
@@ -26,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from generator.errors import InvalidInput, TargetUnreachable
 from generator.load.config import problems_of
-from generator.metrics.store import MetricsStore
+from generator.metrics.bundle import Bundle, Metric
+from generator.metrics.store import ITERATION_TREND, MetricsStore
 from generator.workloads.base import IterationContext
 from generator.workloads.endpoints import Endpoint, load_endpoints
 from generator.workloads.http_senders import AiohttpSender, FastSender, Sender
@@ -121,6 +125,11 @@ class HttpWorkload:
         self._tags = {e.name: {"endpoint": e.name, "workload": name} for e in self._endpoints}
         self._status_tags: dict[tuple[str, int], dict[str, str]] = {}
         self._error_tags: dict[str, dict[str, str]] = {}
+        # Think time comes after the response, so the runner's iteration_duration (which counts
+        # it) cannot be recorded with the request's metrics: then the runner records it.
+        self.records_iterations = config.think_max_s == 0
+        # (endpoint, status or error kind) → the bundle of that outcome and whether it failed.
+        self._bundles: dict[tuple[str, int | str], tuple[Bundle, bool]] = {}
         # setup() and teardown() get no context: health results wait here for a store.
         self._store = store
         self._pending: list[tuple[str, bool]] = []
@@ -148,6 +157,15 @@ class HttpWorkload:
             endpoint = self._endpoints[0]
         else:
             endpoint = ctx.rng.choices(self._endpoints, weights=self._weights)[0]
+        if self.records_iterations:
+            status, kind = await self._require_sender().send(endpoint)
+            elapsed_ms = (self._clock() - ctx.intended_start) * 1000.0
+            outcome = (endpoint.name, kind or status or 0)
+            found = self._bundles.get(outcome)
+            if found is None or found[0].store is not store:
+                found = self._bundles[outcome] = self._bundle(store, endpoint, status, kind)
+            found[0].add(elapsed_ms, found[1])
+            return
         tags = self._tags[endpoint.name]
         store.add_counter("http_reqs", 1, tags)
         status, kind = await self._require_sender().send(endpoint)
@@ -171,6 +189,24 @@ class HttpWorkload:
                 await self._health("end")
         finally:
             await self._close_sender()
+
+    def _bundle(
+        self, store: MetricsStore, endpoint: Endpoint, status: int | None, kind: str | None
+    ) -> tuple[Bundle, bool]:
+        """What one outcome of ``endpoint`` records (the metrics of the docstring, each as the
+        separate path records it); made on its first occurrence."""
+        tags = self._tags[endpoint.name]
+        iteration = {"workload": self.name}
+        trends: list[Metric] = [(ITERATION_TREND, iteration)]
+        if status is not None:
+            trends.insert(0, ("http_req_duration", self._with_status(endpoint, status)))
+            if not endpoint.expects(status):
+                kind = f"http_{status}"
+        counters: list[Metric] = [("http_reqs", tags), ("iterations", iteration)]
+        if kind is not None:
+            counters.append(("errors_total", {"kind": kind, "workload": self.name}))
+        bundle = Bundle(store, counters, [("http_req_failed", tags)], trends)
+        return bundle, kind is not None
 
     def _with_status(self, endpoint: Endpoint, status: int) -> dict[str, str]:
         found = self._status_tags.get((endpoint.name, status))

@@ -9,11 +9,15 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from generator.errors import InvalidInput, TargetUnreachable
+from generator.options import RunOptions
+from generator.runner import Runner
+from generator.scenario import scenario_from_dict
 from generator.workloads.endpoints import parse_endpoints
 from generator.workloads.http import HttpConfig, HttpWorkload
 from tests.generator.workloads.fake_store import RecordingStore, make_ctx
@@ -182,3 +186,33 @@ def test_missing_url_and_token_are_reported_together() -> None:
     assert len(info.value.problems) == 2
     assert "BASE_URL" in str(info.value)
     assert "API_TOKEN" in str(info.value)
+
+
+@pytest.mark.parametrize("think", [False, True])
+async def test_a_run_records_each_of_the_five_metrics_once_per_request(
+    app: App, think: bool, tmp_path: Path
+) -> None:
+    # Without think time the workload records iterations and iteration_duration itself, in one
+    # step with its own three (records_iterations); with it the runner does. Either way: once.
+    endpoints: list[dict[str, object]] = [
+        {"name": "ok", "path": "/e/ok"},
+        {"name": "broken", "path": "/e/broken"},
+    ]
+    extra = {"think_min_s": 0.001, "think_max_s": 0.002} if think else {}
+    workload = HttpWorkload(_config(app, endpoints, **extra), name="mix")
+    assert workload.records_iterations is not think
+    load = {"executor": "shared-iterations", "vus": 4, "iterations": 60}
+    scenario = scenario_from_dict(
+        {"name": "five", "workloads": {"mix": {"type": "http", "load": load}}}
+    )
+    outcome = await Runner(
+        scenario, RunOptions(tmp_path, handle_sigint=False, reports=False), {"mix": workload}
+    ).run()
+    summary = outcome.summary.to_json()
+    requests = app.hits["ok"] + app.hits["broken"]
+    assert requests == 60
+    assert summary["counters"]["http_reqs"] == summary["counters"]["iterations"] == 60
+    assert summary["metrics"]["http_req_duration"]["count"] == 60
+    assert summary["metrics"]["iteration_duration"]["count"] == 60
+    assert summary["errors"] == {"http_500": app.hits["broken"]}
+    assert summary["rates"]["http_req_failed"] == pytest.approx(app.hits["broken"] / 60)
