@@ -16,12 +16,15 @@ once every worker has started) and the lock under which the parent changes it.
 The page (dashboard_page.py) polls /data.json once a second and redraws its charts as inline SVG:
 no script, style or font from the network (its Content-Security-Policy forbids any). The data are
 the HTML report's charts (html_data.series_charts over the store's per-second rows, and
-html_data.target_charts over the monitor's samples), each line thinned to at most MAX_POINTS.
+html_data.target_charts over the monitor's samples) over the whole run: the newest seconds as
+they are, the older ones thinned (RowCache, thinning.py; the monitor's history.py), so that no
+line holds more than MAX_POINTS points however long the run.
 
 The server runs in the run's event loop. So that an hours-long soak's page does not hold its
-load up, the data are built only when asked for, at most once a second, from rows kept between
-builds (RowCache: only the newest seconds' rows are built again), and the charts and the JSON in
-a thread, from copies; a build that grows costly waits ten times its cost before the next one
+load up, the data are built when asked for, at most once a second (and every KEEP_S unasked, so
+the rows of seconds the store lets go are built before it does), from rows kept between builds
+(RowCache: only the newest seconds' rows are built again), and the charts and the JSON in a
+thread, from copies; a build that grows costly waits ten times its cost before the next one
 (the page's share of the CPU stays under a tenth).
 """
 
@@ -53,9 +56,11 @@ from generator.report.html_data import (
 )
 from generator.report.summary import live_figures
 from generator.report.terminal import live_traffic
+from generator.report.thinning import RowLadder
 
-MAX_POINTS = 600  # per line; a long run's seconds are averaged into wider steps
+MAX_POINTS = 600  # per line: RowCache's and the monitor history's bounds stay under it
 REFRESH_S = 1.0
+KEEP_S = 15.0  # rows are built at least this often, asked or not (well inside the store's minute)
 COST_SHARE = 0.1  # at most this share of the loop's time goes to building the data
 HEADERS = {
     "Cache-Control": "no-store",
@@ -76,7 +81,8 @@ def _number(value: float) -> float | None:
 
 
 def thin(line: Line, max_points: int = MAX_POINTS) -> Line:
-    """At most ``max_points`` points: consecutive points averaged in equal runs."""
+    """At most ``max_points`` points: consecutive points averaged in equal runs. A guard only:
+    the rows and the monitor's samples are thinned honestly before (RowCache, history.py)."""
     n = len(line.xs)
     if n <= max_points:
         return line
@@ -101,6 +107,7 @@ def chart_json(chart: Chart) -> dict[str, Any]:
                 "label": line.label,
                 "xs": [_number(x) for x in line.xs],
                 "ys": [_number(y) for y in line.ys],
+                **({"ws": list(line.widths)} if line.widths else {}),
             }
             for line in lines
         ],
@@ -173,27 +180,38 @@ class RowCache:
     """The store's per-second rows (MetricsStore.series_rows's), kept between builds: a row is
     built again only while its second may still gain observations (the last OPEN_S) or when an
     iteration that ran through it has ended since, so a build of an hours-long run costs the
-    seconds that changed, not all of them. Each row is a new dict, never changed after it is
-    handed out (a thread may read them while the loop goes on)."""
+    seconds that changed, not all of them. The newest TAIL_S seconds' rows are kept as they are;
+    older ones (the store lets its seconds go after a minute: window.py) go into a RowLadder,
+    thinned to at most LADDER_ROWS rows (thinning.py), so the page charts the whole run in a
+    bounded number of points. Each row is a new dict, never changed after it is handed out (a
+    thread may read them while the loop goes on)."""
 
     OPEN_S = 3  # the newest seconds may still gain observations (an iteration's end, a fold)
     CHUNK = 1000  # seconds' rows built at one go (~50 ms) before the loop gets a turn
+    TAIL_S = 240  # the newest seconds charted second by second
+    LADDER_ROWS = 300  # the older seconds' rows, thinned: TAIL_S + these stay under MAX_POINTS
 
     def __init__(self, open_s: int | None = None) -> None:
         self.open_s = self.OPEN_S if open_s is None else open_s
         self._rows: dict[int, dict[str, Any]] = {}
         self._marks: dict[int, tuple[int, int] | None] = {}
         self._final_to: int | None = None  # rows up to this second need no rebuild but by mark
+        self._ladder = RowLadder(self.LADDER_ROWS)
+        self.newest: int | None = None  # the newest second whose row is built
 
     async def rows(self, store: MetricsStore, guard: Guard | None = None) -> list[dict[str, Any]]:
-        """The rows so far; ``guard`` is held while the store is read (a lock another thread
-        holds while it changes the store), and let go between chunks."""
+        """The rows so far, oldest first (the older ones thinned); ``guard`` is held while the
+        store is read (a lock another thread holds while it changes the store), and let go
+        between chunks."""
         guard = guard or contextlib.nullcontext()
         with guard:
             seconds = store.series.seconds
             if not seconds:
-                return []
+                return list(self._ladder.rows)
             first, newest = min(seconds), max(seconds)
+            laddered = self._ladder.end()
+            if laddered is not None:  # the seconds before it are in the ladder
+                first = max(first, laddered)
             final_to = self._final_to if self._final_to is not None else first - 1
             stale = [
                 t
@@ -208,10 +226,17 @@ class RowCache:
             with guard:
                 self._build(store.series.seconds, stale[start : start + self.CHUNK])
         self._final_to = newest - self.open_s
-        for t in [t for t in self._rows if t < first]:  # let go of by the store (its window)
-            del self._rows[t]
+        self.newest = newest
+        # Rows older than the tail are final here (the store lets go of a second a minute on):
+        # into the ladder, kept however long the run, thinned.
+        for t in sorted(t for t in self._rows if t <= newest - self.TAIL_S):
+            self._ladder.add(self._rows.pop(t))
             self._marks.pop(t, None)
-        return [self._rows[t] for t in range(first, newest + 1)]
+        return self._ladder.rows + [self._rows[t] for t in sorted(self._rows) if t <= newest]
+
+    def held(self) -> int:
+        """How many rows are held (the tail's and the ladder's): bounded, however long the run."""
+        return len(self._rows) + len(self._ladder.rows)
 
     def _build(self, seconds: Mapping[int, Second], stale: list[int]) -> None:
         part = Series()
@@ -239,11 +264,11 @@ class Dashboard:
         self._open_s: int | None = None  # RowCache's default
         self._samples: Samples = lambda: ()
         self._runner: web.AppRunner | None = None
+        self._keeper: asyncio.Task[None] | None = None
         self._body = b""
         self._next_build = 0.0
         self._lock = asyncio.Lock()
-        self._rows = RowCache()
-        self._copied: list[dict[str, Any]] = []  # the monitor's samples so far (it only appends)
+        self.cache = RowCache()  # the rows kept between builds (of self._store)
 
     def watch(self, store: MetricsStore, samples: Samples | None = None) -> None:
         """Chart ``store`` (and the monitor's ``samples``) from now on."""
@@ -266,7 +291,6 @@ class Dashboard:
         self._store = None
         if samples is not None:
             self._samples = samples
-            self._copied = []
         self._next_build = 0.0
 
     async def start(self) -> str:
@@ -289,6 +313,7 @@ class Dashboard:
                 ],
             ) from None
         self._runner = runner
+        self._keeper = asyncio.create_task(self._keep())
         port = runner.addresses[0][1]
         self.url = f"http://{HOST}:{port}/"
         out = self.settings.announce or sys.stderr
@@ -296,7 +321,25 @@ class Dashboard:
         out.flush()
         return self.url
 
+    async def _keep(self) -> None:
+        """Builds the rows every KEEP_S even when no page asks, so that a page opened late in
+        a soak still charts the seconds its store has let go (a minute on: window.py)."""
+        while True:
+            await asyncio.sleep(KEEP_S)
+            async with self._lock:
+                with self._guard:
+                    store = self._source()
+                if store is not self._store:
+                    self._store, self.cache = store, RowCache(self._open_s)
+                if store is not None:
+                    await self.cache.rows(store, self._guard)
+
     async def stop(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -314,12 +357,13 @@ class Dashboard:
                 head = figures_now(self.name, store)
                 elapsed = 0.0 if store is None else store.elapsed()
             if store is not self._store:  # a source's new store: none of its rows are built
-                self._store, self._rows = store, RowCache(self._open_s)
-            rows = [] if store is None else await self._rows.rows(store, self._guard)
-            samples = self._samples()
-            self._copied += [dict(s) for s in samples[len(self._copied) :]]
+                self._store, self.cache = store, RowCache(self._open_s)
+            rows = [] if store is None else await self.cache.rows(store, self._guard)
+            # The monitor's samples in memory are bounded (its history thins the older ones,
+            # monitor/history.py): copied whole at each build.
+            samples = [dict(s) for s in self._samples()]
             started = time.perf_counter()
-            self._body = await asyncio.to_thread(_encode, head, rows, elapsed, list(self._copied))
+            self._body = await asyncio.to_thread(_encode, head, rows, elapsed, samples)
             cost = time.perf_counter() - started
             self._next_build = time.monotonic() + max(REFRESH_S, cost / COST_SHARE)
             return self._body

@@ -112,10 +112,11 @@ function svgOf(c, xlim) {
     const bottoms = new Map();
     for (const l of c.lines) {
       const fill = NAMED[l.label] || PALETTE[color++ % PALETTE.length];
-      const w = Math.max(1, (sx(step(l.xs)) - sx(0)) * 0.9);
+      const st = step(l.xs);
       l.xs.forEach((x, i) => {
         const y = l.ys[i];
         if (x === null || y === null || y <= 0) return;
+        const w = Math.max(1, (sx(l.ws ? l.ws[i] : st) - sx(0)) * 0.9);
         const b = bottoms.get(x) || 0;
         out.push(`<rect class="bar" x="${sx(x) - w / 2}" y="${sy(b + y)}" width="${w}" ` +
                  `height="${Math.max(0, sy(b) - sy(b + y))}" fill="${fill}"/>`);

@@ -11,10 +11,11 @@ from __future__ import annotations
 import html
 import io
 import itertools
+import math
 import re
 from typing import TYPE_CHECKING
 
-from generator.report.html_data import Chart, Line
+from generator.report.chart_model import Chart, Line
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,19 +46,28 @@ def _finish_svg(raw: str, title: str, prefix: str) -> str:
 MAX_BARS = 300  # per series; a long soak's seconds are averaged into wider bars
 
 
+def _widths(line: Line) -> tuple[float, ...]:
+    return line.widths or (1.0,) * len(line.xs)
+
+
 def _bin_width(chart: Chart) -> int:
-    longest = max((len(line.xs) for line in chart.lines), default=0)
-    return max(1, -(-longest // MAX_BARS))
+    """Seconds per bar: at most MAX_BARS bars, a whole number of the widest point's seconds
+    (a thinned row's point falls in one bar)."""
+    longest = max((sum(_widths(line)) for line in chart.lines), default=0.0)
+    widest = max((max(_widths(line), default=1.0) for line in chart.lines), default=1.0)
+    unit = max(1, math.ceil(widest))
+    return unit * max(1, math.ceil(longest / MAX_BARS / unit))
 
 
 def _binned(line: Line, width: int) -> Line:
-    """Per-second counts averaged over ``width``-second bins (still "per second")."""
+    """Per-second counts averaged over ``width``-second bins (still "per second"); a point
+    covering several seconds (``Line.widths``) weighs as many."""
     if width == 1:
         return line
     sums: dict[float, float] = {}
-    for x, y in zip(line.xs, line.ys, strict=True):
+    for x, y, seconds in zip(line.xs, line.ys, _widths(line), strict=True):
         start = (x // width) * width
-        sums[start] = sums.get(start, 0.0) + y / width
+        sums[start] = sums.get(start, 0.0) + y * seconds / width
     return Line(line.label, tuple(x + width / 2 for x in sums), tuple(sums.values()))
 
 

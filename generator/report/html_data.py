@@ -12,58 +12,21 @@ html_charts.py, layout in html.py.
 from __future__ import annotations
 
 import json
-import math
 import statistics
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from generator.errors import InvalidInput
 from generator.metrics.events import read_events
 from generator.metrics.readback import run_store
+from generator.report.chart_model import MID, Chart, Line, split_label
+from generator.report.html_series import LATENCY_CHARTS, series_charts
 from generator.report.summary_model import Summary, read_summary
+from generator.report.thinning import thin_rows
 
 MIB = 1024.0 * 1024.0
 RSS_BAND = 0.20  # a leak shows as RSS that stays above baseline + 20 % after the load
-MID = 0.5  # per-second figures are drawn at the middle of their second
-
-
-@dataclass(frozen=True)
-class Line:
-    label: str
-    xs: tuple[float, ...]
-    ys: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class Chart:
-    """One chart's data. ``stacked`` draws bars per second stacked by line (counts per kind)."""
-
-    title: str
-    ylabel: str
-    lines: tuple[Line, ...] = ()
-    kind: Literal["line", "stacked"] = "line"
-    refs: tuple[tuple[str, float], ...] = ()  # horizontal reference lines (label, y)
-    band: tuple[float, float] | None = None  # shaded y range (e.g. baseline..baseline+20 %)
-    spans: tuple[tuple[float, float, str], ...] = ()  # shaded x ranges (monitor phases)
-    empty_note: str = "no data recorded for this chart"
-
-    def has_data(self) -> bool:
-        return any(line.ys for line in self.lines)
-
-    def y_top(self) -> float:
-        """Highest value the chart shows, so a comparison can share one y scale."""
-        tops = [0.0] + [y for _, y in self.refs] + ([self.band[1]] if self.band else [])
-        if self.kind == "stacked":
-            per_x: dict[float, float] = defaultdict(float)
-            for line in self.lines:
-                for x, y in zip(line.xs, line.ys, strict=True):
-                    per_x[x] += y
-            tops.extend(per_x.values())
-        else:
-            tops.extend(y for line in self.lines for y in line.ys if math.isfinite(y))
-        return max(tops)
 
 
 @dataclass
@@ -103,125 +66,11 @@ def read_monitor(path: Path) -> list[dict[str, Any]]:
     return sorted(samples, key=lambda e: float(e["t"]))
 
 
-# -- label helpers ------------------------------------------------------------------------------
-def split_label(flat: str) -> tuple[str, dict[str, str]]:
-    """Inverse of series.label: `name{k=v,...}` → (name, tags)."""
-    name, _, rest = flat.partition("{")
-    tags = dict(p.split("=", 1) for p in rest.rstrip("}").split(",") if "=" in p)
-    return name, tags
-
-
-def _grouped(rows: list[dict[str, Any]], metric: str, tag: str) -> tuple[Line, ...]:
-    """Per-second counter counts of ``metric`` grouped by ``tag``, one line per value."""
-    by_value: dict[str, dict[int, float]] = defaultdict(dict)
-    for row in rows:
-        for flat, n in row["counters"].items():
-            name, tags = split_label(flat)
-            if name == metric:
-                slot = by_value[tags.get(tag, "?")]
-                slot[row["t"]] = slot.get(row["t"], 0.0) + n
-    seconds = [int(row["t"]) for row in rows]
-    xs = tuple(t + MID for t in seconds)
-    return tuple(
-        Line(value, xs, tuple(counts.get(t, 0.0) for t in seconds))
-        for value, counts in sorted(by_value.items())
-    )
-
-
-def _trend_line(rows: list[dict[str, Any]], metric: str, stat: str, label: str) -> Line:
-    points = [
-        (r["t"] + MID, float(r["trends"][metric][stat])) for r in rows if metric in r["trends"]
-    ]
-    return Line(label, tuple(p[0] for p in points), tuple(p[1] for p in points))
-
-
-def _iterations(rows: list[dict[str, Any]], field_: str, seconds: range) -> tuple[float, ...]:
-    by_t = {int(r["t"]): float(r.get("iterations", {}).get(field_, 0.0)) for r in rows}
-    return tuple(by_t.get(s, 0.0) for s in seconds)
-
-
-def _counted(rows: list[dict[str, Any]], metric: str, seconds: range) -> tuple[float, ...]:
-    """A counter's per-second count, all tag sets together."""
-    by_t: dict[int, float] = defaultdict(float)
-    for row in rows:
-        for flat, n in row["counters"].items():
-            if split_label(flat)[0] == metric:
-                by_t[int(row["t"])] += n
-    return tuple(by_t.get(s, 0.0) for s in seconds)
-
-
-# -- generator charts ---------------------------------------------------------------------------
-# The latency a run's per-second chart shows: its workloads' main trend, calls' turn latency first.
-LATENCY_CHARTS = (
-    ("turn_latency", "Turn latency per second (ms)"),
-    ("http_req_duration", "HTTP request duration per second (ms)"),
-    ("webhook_duration", "Webhook duration per second (ms)"),
-    ("ws_connecting", "Connect time per second (ms)"),
-)
-
-
-def _latency_chart(rows: list[dict[str, Any]]) -> Chart:
-    seen = {name for row in rows for name in row["trends"]}
-    metric, title = next((chart for chart in LATENCY_CHARTS if chart[0] in seen), LATENCY_CHARTS[0])
-    lines = (_trend_line(rows, metric, p, p) for p in ("p50", "p95", "p99"))
-    return Chart(title, "ms", tuple(line for line in lines if line.ys))
+REPORT_MAX_POINTS = 2000  # per line of report.html; a longer run's rows are thinned (thinning.py)
 
 
 def generator_charts(run: RunData) -> list[Chart]:
-    return series_charts(run.rows, run.duration)
-
-
-def series_charts(rows: list[dict[str, Any]], duration: float) -> list[Chart]:
-    """The generator's charts from a store's per-second rows (MetricsStore.series_rows), over
-    at least ``duration`` seconds: the HTML report's and the live dashboard's."""
-    last = max([int(r["t"]) for r in rows] + [math.ceil(duration) - 1, 0])
-    seconds = range(0, last + 1)
-    xs = tuple(s + MID for s in seconds)
-    vus: dict[str, dict[int, float]] = defaultdict(dict)
-    for row in rows:
-        for flat, value in row["gauges"].items():
-            name, tags = split_label(flat)
-            if name == "vus":  # a merged run's slices each hold a part: they add up
-                by_t = vus[tags.get("workload", "")]
-                by_t[row["t"]] = by_t.get(row["t"], 0.0) + value
-    load_lines = [
-        Line(f"VUs {w}".strip(), xs, tuple(by_t.get(s, 0.0) for s in seconds))
-        for w, by_t in sorted(vus.items())
-    ]
-    started = _iterations(rows, "started", seconds)
-    dropped = _counted(rows, "dropped_iterations", seconds)
-    if any(started):
-        in_flight = _iterations(rows, "in_flight", seconds)
-        load_lines.append(Line("iterations in flight", xs, in_flight))
-    arrivals: list[Line] = []
-    if any(started) or any(dropped):
-        arrivals.append(Line("iterations started/s", xs, started))
-    if any(dropped):
-        arrivals.append(Line("dropped/s", xs, dropped))
-    return [
-        Chart("Active calls and VUs", "count", tuple(load_lines)),
-        Chart("Arrival rate (iterations started per second)", "per second", tuple(arrivals)),
-        _latency_chart(rows),
-        Chart(
-            "Call outcomes per second",
-            "calls",
-            _grouped(rows, "calls_total", "outcome"),
-            kind="stacked",
-        ),
-        Chart(
-            "Errors by kind per second",
-            "errors",
-            _grouped(rows, "errors_total", "kind"),
-            kind="stacked",
-            empty_note="no errors recorded",
-        ),
-        Chart(
-            "Audio send lag p99 per second (ms)",
-            "ms",
-            tuple(x for x in (_trend_line(rows, "send_lag", "p99", "send_lag p99"),) if x.ys),
-            empty_note="no send_lag recorded (no audio sent by this workload)",
-        ),
-    ]
+    return series_charts(thin_rows(run.rows, REPORT_MAX_POINTS), run.duration)
 
 
 # -- monitor charts -----------------------------------------------------------------------------
@@ -362,6 +211,22 @@ def target_charts(
             empty_note=note,
         ),
     ]
+
+
+__all__ = [
+    "LATENCY_CHARTS",
+    "MID",
+    "REPORT_MAX_POINTS",
+    "Chart",
+    "Line",
+    "RunData",
+    "generator_charts",
+    "load_run",
+    "monitor_charts",
+    "series_charts",
+    "split_label",
+    "target_charts",
+]
 
 
 def load_summary_file(run_dir: Path) -> Summary | None:
