@@ -17,6 +17,10 @@ Baseline samples are taken before t0 is known, so they are kept until `start_loa
 then with negative `t` (seconds before load). A source that fails is recorded, never fatal:
 backend sources failing give `backend_up: false`, which is the evidence of a crash.
 
+In memory the monitor keeps a bounded history of its samples (history.py: the baseline, the
+cooldown, the newest samples and the older ones thinned, what the live page charts); the
+evidence at the end reads every sample, back from monitor.jsonl once the history let any go.
+
 Each source is asked at most once at a time, as Prometheus scrapes a target: a tick that finds a
 source still answering an earlier tick leaves it out of its sample (listed under `busy`) and asks
 the others, so a backend slow to serve /metrics under load no longer stretches the cadence of the
@@ -36,7 +40,8 @@ from typing import IO, Any, Protocol
 import aiohttp
 
 from generator.monitor.config import MonitorConfig
-from generator.monitor.evidence import MonitorEvidence
+from generator.monitor.evidence import MonitorEvidence, read_samples
+from generator.monitor.history import SampleHistory
 from generator.monitor.process import DockerContainer, PsutilProcess
 from generator.monitor.sources import (
     HealthSource,
@@ -106,7 +111,9 @@ class Monitor:
         self.config = config
         self._given = list(sources) if sources is not None else None
         self.sources: list[Source] = []
-        self.samples: list[dict[str, Any]] = []
+        # In memory: a bounded history (history.py); monitor.jsonl holds every sample.
+        self.history = SampleHistory()
+        self._path: Path | None = None
         self._pending: list[tuple[float, dict[str, Any]]] = []
         self._session: aiohttp.ClientSession | None = None
         self._file: IO[str] | None = None
@@ -147,6 +154,7 @@ class Monitor:
         self.sources = self._given if self._given is not None else self._build_sources()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("w", encoding="utf-8")  # a re-used run dir starts afresh
+        self._path = path
 
     async def close(self) -> None:
         await self.end_load()
@@ -219,7 +227,9 @@ class Monitor:
     def _record(self, at: float, sample: dict[str, Any]) -> None:
         assert self._origin is not None
         row = {"t": round(at - self._origin, 3), **sample}
-        self.samples.append(row)
+        if self._file is None:
+            self.history.window = None  # nowhere else to read them back from: all kept
+        self.history.append(row)
         if self._file is not None:
             self._file.write(json.dumps(row, separators=(",", ":")) + "\n")
             self._file.flush()
@@ -291,11 +301,25 @@ class Monitor:
                 task.cancel()
             await asyncio.gather(waiter, stopper, return_exceptions=True)
 
+    @property
+    def samples(self) -> list[dict[str, Any]]:
+        """The samples held in memory, oldest first: every one of a short run; of a long one,
+        the baseline, the older samples thinned, the newest as taken (history.py), what the
+        live page charts. `evidence` reads every sample."""
+        return list(self.history)
+
+    def all_samples(self) -> list[dict[str, Any]]:
+        """Every sample recorded: from memory while the history holds them all, else read back
+        from monitor.jsonl (written and flushed as each was taken)."""
+        if self.history.complete or self._path is None:
+            return list(self.history)
+        return read_samples(self._path)
+
     def _cooldown_taken(self) -> bool:
-        return any(s.get("phase") == "cooldown" for s in self.samples)
+        return self.history.counts.get("cooldown", 0) > 0
 
     def _recovered(self, load_end: float) -> bool:
-        cooldown = [s for s in self.samples if s.get("phase") == "cooldown"]
+        cooldown = self.history.kept["cooldown"]
         if not cooldown:
             return False
         known = [s for s in cooldown if "backend_up" in s]  # not samples the backend sat out
@@ -303,14 +327,21 @@ class Monitor:
             s["backend_up"] is False for s in known[-GONE_SAMPLES:]
         ):
             return True  # the backend is gone: there is nothing left to recover
-        evidence = self.evidence(load_end)
+        # Recovery reads the baseline and the cooldown only: both are kept whole (history.py).
+        evidence = MonitorEvidence(
+            tuple(self.history.kept["baseline"] + cooldown),
+            load_end,
+            memory_tolerance=self.config.memory_tolerance,
+            db_tolerance=self.config.db_tolerance,
+        )
         checks = [evidence.memory_recovery(), evidence.db_recovery()]
         measured = [r for r in checks if r.key is not None]
         return all(r.recovered for r in measured)
 
     def evidence(self, load_end_t: float | None = None) -> MonitorEvidence:
+        """Baseline, peak and recovery over every sample of the run (`all_samples`)."""
         return MonitorEvidence(
-            tuple(self.samples),
+            tuple(self.all_samples()),
             load_end_t,
             memory_tolerance=self.config.memory_tolerance,
             db_tolerance=self.config.db_tolerance,
