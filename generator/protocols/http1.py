@@ -18,10 +18,16 @@ import asyncio
 import math
 import ssl as ssl_module
 from collections import deque
-from typing import Final, NamedTuple, cast
+from typing import Final, cast
 
 from generator.errors import GeneratorError
-from generator.protocols.http1_wire import MAX_HEAD_BYTES, build_request, parse_head
+from generator.protocols.http1_wire import (
+    MAX_HEAD_BYTES,
+    Head,
+    Http1Result,
+    build_request,
+    parse_head,
+)
 
 _NO_BODY: Final = frozenset({204, 304})
 # Body framing of the response being read.
@@ -39,12 +45,6 @@ class Http1Error(GeneratorError):
         self.kind = kind
         # The server closed a kept-alive connection before answering: safe to send again.
         self.stale = stale
-
-
-class Http1Result(NamedTuple):  # a NamedTuple: half the cost of a frozen dataclass to make
-    status: int
-    location: str | None
-    body_bytes: int
 
 
 class _Connection(asyncio.Protocol):
@@ -66,10 +66,6 @@ class _Connection(asyncio.Protocol):
         self._keep_alive = True
         self._remaining = 0
         self._body = 0
-
-    @property
-    def in_flight(self) -> bool:
-        return self._waiter is not None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,7 +156,7 @@ class _Connection(asyncio.Protocol):
                 del buf[: end + 4]
                 if head.status < 200 and head.status != 101:
                     continue  # interim (100 Continue): the final response follows
-                self._frame(head.status, head.keep_alive, head.location, head.chunked, head.length)
+                self._frame(head)
             elif state == _LENGTH:
                 take = min(self._remaining, len(buf))
                 del buf[:take]
@@ -200,16 +196,14 @@ class _Connection(asyncio.Protocol):
                 buf.clear()
                 return
 
-    def _frame(
-        self, status: int, keep_alive: bool, location: str | None, chunked: bool, length: int | None
-    ) -> None:
+    def _frame(self, head: Head) -> None:
         """How the body after this head ends (the response's framing)."""
+        status, length = head.status, head.length
         self._status, self._body = status, 0
-        self._keep_alive, self._location = keep_alive, location
+        self._keep_alive, self._location = head.keep_alive, head.location
         if self._head_only or status in _NO_BODY or status < 200:
-            self._state = _LENGTH
-            self._remaining = 0
-        elif chunked:
+            self._state, self._remaining = _LENGTH, 0
+        elif head.chunked:
             self._state = _CHUNK_SIZE
         elif length is None:
             self._state = _UNTIL_CLOSE
@@ -393,7 +387,7 @@ class Http1Client:
         due = loop.time() + _EARLY_S
         soonest = math.inf
         for conn in list(self._all):
-            if conn.in_flight:
+            if conn._waiter is not None:  # a request under way
                 if conn.deadline <= due:
                     conn.fail("timeout", self._late)
                 elif conn.deadline < soonest:

@@ -45,6 +45,14 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
+class Http1Result(NamedTuple):  # a NamedTuple: half the cost of a frozen dataclass to make
+    """What a request got back (http1.py), the body counted, not kept."""
+
+    status: int
+    location: str | None
+    body_bytes: int
+
+
 class Head(NamedTuple):
     """What a response head says about the response. ``length``: Content-Length (None: not
     given; -1: not a number, an error only where the body is framed by it); ``chunked``:
@@ -104,4 +112,4 @@ def parse_head(raw: bytes) -> Head:
     return parsed
 
 
-__all__ = ["MAX_HEAD_BYTES", "Head", "build_request", "parse_head"]
+__all__ = ["MAX_HEAD_BYTES", "Head", "Http1Result", "build_request", "parse_head"]
