@@ -20,7 +20,7 @@ monitor with no file keeps every sample.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 Sample = dict[str, Any]
@@ -108,3 +108,15 @@ class SampleHistory:
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def thin_samples(samples: Iterable[Sample], max_points: int) -> list[Sample]:
+    """``samples`` as they are when there are at most ``max_points``, else the baseline ones
+    and the others thinned to at most ``max_points`` (as the history thins its older ones)."""
+    samples = list(samples)
+    if len(samples) <= max_points:
+        return samples
+    history = SampleHistory(window=0, ladder_rows=max_points)
+    for sample in samples:
+        history.append(sample)
+    return list(history)

@@ -36,6 +36,7 @@ class Chart:
     band: tuple[float, float] | None = None  # shaded y range (e.g. baseline..baseline+20 %)
     spans: tuple[tuple[float, float, str], ...] = ()  # shaded x ranges (monitor phases)
     empty_note: str = "no data recorded for this chart"
+    note: str = ""  # how to read the chart's points when they were thinned (thinning.py)
 
     def has_data(self) -> bool:
         return any(line.ys for line in self.lines)

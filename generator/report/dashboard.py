@@ -115,6 +115,7 @@ def chart_json(chart: Chart) -> dict[str, Any]:
         "band": None if chart.band is None else [_number(y) for y in chart.band],
         "spans": [[_number(x0), _number(x1), phase] for x0, x1, phase in chart.spans],
         "empty_note": chart.empty_note,
+        "note": chart.note,
     }
 
 

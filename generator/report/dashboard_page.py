@@ -177,7 +177,8 @@ function draw(c, xlim) {
     return;
   }
   fig.className = "chart-box live-chart";
-  fig.innerHTML = `<figcaption>${esc(c.title)}</figcaption>${svgOf(c, xlim)}`;
+  fig.innerHTML = `<figcaption>${esc(c.title)}</figcaption>${svgOf(c, xlim)}` +
+                  (c.note ? `<p class="note">${esc(c.note)}</p>` : "");
 }
 function render(d) {
   document.getElementById("name").textContent = d.name;

@@ -138,4 +138,5 @@ def chart_html(
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "callbench"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = _finish_svg(buf.getvalue(), chart.title, f"{uid}-")
-    return f'<figure class="chart-box" data-chart="{title}">{svg}</figure>'
+    note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
+    return f'<figure class="chart-box" data-chart="{title}">{svg}{note}</figure>'

@@ -20,6 +20,7 @@ from typing import Any
 from generator.errors import InvalidInput
 from generator.metrics.events import read_events
 from generator.metrics.readback import run_store
+from generator.monitor.history import thin_samples
 from generator.report.chart_model import MID, Chart, Line, split_label
 from generator.report.html_series import LATENCY_CHARTS, series_charts
 from generator.report.summary_model import Summary, read_summary
@@ -133,7 +134,8 @@ def sampled_rss_baseline(samples: list[dict[str, Any]]) -> float | None:
 
 
 def monitor_charts(run: RunData) -> list[Chart]:
-    return target_charts(run.monitor, rss_baseline(run))
+    """The target's charts, a long run's samples thinned as the monitor thins its history."""
+    return target_charts(thin_samples(run.monitor, REPORT_MAX_POINTS), rss_baseline(run))
 
 
 def target_charts(
@@ -146,6 +148,13 @@ def target_charts(
     The HTML report's and the live dashboard's."""
     note = no_samples if not samples else "the monitor did not see this figure"
     spans = phase_spans(samples)
+    widest = max((int(s.get("samples", 1)) for s in samples), default=1)
+    thinned = (
+        ""
+        if widest == 1
+        else f"Older points cover up to {widest} samples each: the highest of them (a counter's "
+        "rate: the mean over them)."
+    )
 
     def present(*lines: Line | None) -> tuple[Line, ...]:
         return tuple(line for line in lines if line is not None)
@@ -184,6 +193,7 @@ def target_charts(
             band=band,
             spans=spans,
             empty_note=note,
+            note=thinned,
         ),
         Chart(
             "Backend CPU (%)",
@@ -191,6 +201,7 @@ def target_charts(
             present(_series(samples, "cpu_percent")),
             spans=spans,
             empty_note=note,
+            note=thinned,
         ),
         Chart(
             "Postgres connections vs max_connections",
@@ -199,9 +210,15 @@ def target_charts(
             refs=pg_refs if pg else (),
             spans=spans,
             empty_note=note,
+            note=thinned,
         ),
         Chart(
-            "DB pool: waiting for a connection", "connections", pool, spans=spans, empty_note=note
+            "DB pool: waiting for a connection",
+            "connections",
+            pool,
+            spans=spans,
+            empty_note=note,
+            note=thinned,
         ),
         Chart(
             "Upstream 429s and rejections per second",
@@ -209,6 +226,7 @@ def target_charts(
             upstream,
             spans=spans,
             empty_note=note,
+            note=thinned,
         ),
     ]
 

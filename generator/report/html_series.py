@@ -104,11 +104,11 @@ LATENCY_CHARTS = (
 )
 
 
-def _latency_chart(rows: list[dict[str, Any]], slots: list[Slot]) -> Chart:
+def _latency_chart(rows: list[dict[str, Any]], slots: list[Slot], note: str) -> Chart:
     seen = {name for row in rows for name in row["trends"]}
     metric, title = next((chart for chart in LATENCY_CHARTS if chart[0] in seen), LATENCY_CHARTS[0])
     lines = (_trend_line(slots, metric, p, p) for p in ("p50", "p95", "p99"))
-    return Chart(title, "ms", tuple(line for line in lines if line.ys))
+    return Chart(title, "ms", tuple(line for line in lines if line.ys), note=note)
 
 
 def series_charts(rows: list[dict[str, Any]], duration: float) -> list[Chart]:
@@ -134,20 +134,35 @@ def series_charts(rows: list[dict[str, Any]], duration: float) -> list[Chart]:
     if any(started):
         in_flight = _iterations(slots, "in_flight", per_s=False)
         load_lines.append(Line("iterations in flight", xs, in_flight))
+    widest = max((span for _, span, row in slots if row is not None), default=1)
+    peak, mean, worst = (
+        ("", "", "")
+        if widest == 1
+        else tuple(
+            f"Older points cover up to {widest} s each: {what} of those seconds."
+            for what in ("the highest", "the mean per second", "the worst second's percentile")
+        )
+    )
     arrivals: list[Line] = []
     if any(started) or any(dropped):
         arrivals.append(Line("iterations started/s", xs, started))
     if any(dropped):
         arrivals.append(Line("dropped/s", xs, dropped))
     return [
-        Chart("Active calls and VUs", "count", tuple(load_lines)),
-        Chart("Arrival rate (iterations started per second)", "per second", tuple(arrivals)),
-        _latency_chart(rows, slots),
+        Chart("Active calls and VUs", "count", tuple(load_lines), note=peak),
+        Chart(
+            "Arrival rate (iterations started per second)",
+            "per second",
+            tuple(arrivals),
+            note=mean,
+        ),
+        _latency_chart(rows, slots, worst),
         Chart(
             "Call outcomes per second",
             "calls",
             _grouped(slots, "calls_total", "outcome"),
             kind="stacked",
+            note=mean,
         ),
         Chart(
             "Errors by kind per second",
@@ -155,11 +170,13 @@ def series_charts(rows: list[dict[str, Any]], duration: float) -> list[Chart]:
             _grouped(slots, "errors_total", "kind"),
             kind="stacked",
             empty_note="no errors recorded",
+            note=mean,
         ),
         Chart(
             "Audio send lag p99 per second (ms)",
             "ms",
             tuple(x for x in (_trend_line(slots, "send_lag", "p99", "send_lag p99"),) if x.ys),
             empty_note="no send_lag recorded (no audio sent by this workload)",
+            note=worst,
         ),
     ]

@@ -6,7 +6,9 @@ second's, gauges the peak), the first second is still there and the newest secon
 from __future__ import annotations
 
 import asyncio
+import html
 import io
+import itertools
 import json
 import random
 import time
@@ -18,11 +20,12 @@ import pytest
 from generator.metrics.snapshots import SnapshotWriter
 from generator.metrics.store import MetricsStore
 from generator.metrics.window import SERIES_WINDOW_S
+from generator.monitor.history import thin_samples
 from generator.report import dashboard
 from generator.report.dashboard import MAX_POINTS, Dashboard, RowCache, chart_json
 from generator.report.dashboard_settings import DashboardSettings
 from generator.report.html_charts import chart_html
-from generator.report.html_data import REPORT_MAX_POINTS, series_charts
+from generator.report.html_data import REPORT_MAX_POINTS, series_charts, target_charts
 from generator.report.thinning import RowLadder, span_of, thin_rows
 from tests.support.clock import FakeClock
 
@@ -167,9 +170,12 @@ def test_a_long_runs_report_charts_are_thinned_and_still_draw() -> None:
     latency = next(c for c in charts if "duration" in c.title)
     p99 = next(line for line in latency.lines if line.label == "p99")
     assert max(p99.ys) == max(r["trends"]["http_req_duration"]["p99"] for r in rows)
+    assert "worst second" in latency.note  # the page and report.html say how to read it
     for index, chart in enumerate(charts):
         svg = chart_html(chart, (0.0, float(hours)), f"c{index}")
         assert "<svg" in svg or "no-data" in svg
+        assert not chart.has_data() or html.escape(chart.note) in svg
+    assert all(not c.note for c in series_charts(rows[:600], 600.0))  # a short run: as it is
     assert cost < 20.0  # CPU seconds, far from it on the shared box (a guard, not a benchmark)
 
 
@@ -208,3 +214,36 @@ async def test_a_page_opened_late_still_charts_the_runs_first_seconds(
         for y, w in zip(line["ys"], line.get("ws", [1.0] * len(line["ys"])), strict=True)
     )
     assert drawn == pytest.approx(store.counter("calls_total"), abs=0.01)  # every call
+
+
+def test_a_long_runs_monitor_charts_are_thinned_keeping_peaks_and_rates() -> None:
+    rng = random.Random(9)
+    samples: list[dict[str, Any]] = [
+        {"t": -3.0 + i, "phase": "baseline", "rss_bytes": 50 * 2**20} for i in range(3)
+    ]
+    limited = 0
+    for i in range(8 * 3600):
+        limited += rng.randrange(0, 3)
+        resident = 60 * 2**20 + rng.randrange(0, 2**20) + (30 * 2**20 if i == 20_000 else 0)
+        samples.append(
+            {
+                "t": float(i),
+                "phase": "load",
+                "rss_bytes": resident,
+                "upstream_rate_limited_total": limited,
+            }
+        )
+    shown = thin_samples(samples, REPORT_MAX_POINTS)
+    assert len(shown) <= REPORT_MAX_POINTS + 3
+    assert shown[:3] == samples[:3]  # the baseline as taken
+    charts = target_charts(shown, 50.0 * 2**20)
+    rss = charts[0].lines[0]
+    assert len(rss.xs) <= REPORT_MAX_POINTS + 3
+    assert max(rss.ys) == max(s["rss_bytes"] for s in samples) / 2**20  # the spike stays
+    rate = next(c for c in charts if c.title.startswith("Upstream 429s")).lines[0]
+    counted = [(s["t"], s["upstream_rate_limited_total"]) for s in shown if s["phase"] == "load"]
+    widths = [b[0] - a[0] for a, b in itertools.pairwise(counted)]
+    # the rate drawn between two points is the mean over them: it adds up to the increase
+    drawn = sum(y * w for y, w in zip(rate.ys, widths, strict=True))
+    assert drawn == pytest.approx(limited - counted[0][1])
+    assert "highest" in charts[0].note
