@@ -100,11 +100,17 @@ class SampleHistory:
 
     def __iter__(self) -> Iterator[Sample]:
         """What the live charts draw: the baseline let go of the window, the thinned older
-        samples, then the newest ones."""
-        held = sum(1 for s in self._recent if s.get("phase") == "baseline")
-        yield from self.kept["baseline"][: len(self.kept["baseline"]) - held]
-        yield from self._ladder
-        yield from self._recent
+        samples, then the newest ones. Taken from copies, each made by one C-level call (no
+        other thread runs meanwhile): a `--workers` run's page reads the history from its own
+        thread while the parent's monitor thread appends (a sample moving on between two copies
+        shows twice, never breaks the read)."""
+        recent = list(self._recent)
+        ladder = list(self._ladder)
+        baseline = list(self.kept["baseline"])
+        held = sum(1 for s in recent if s.get("phase") == "baseline")
+        yield from baseline[: len(baseline) - held]
+        yield from ladder
+        yield from recent
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,30 @@ def test_thinned_samples_keep_peaks_and_counters_last_values() -> None:
     short.append({"t": 0.0, "phase": "load"})
     assert short.complete
     assert list(short) == [{"t": 0.0, "phase": "load"}]
+
+
+@pytest.mark.timeout(60)
+def test_another_thread_reads_the_history_while_samples_are_appended() -> None:
+    """A `--workers` run's page reads the parent monitor's history from its own thread."""
+    history = SampleHistory()
+    for i in range(5):
+        history.append({"t": -5.0 + i, "phase": "baseline"})
+    done = threading.Event()
+
+    def feed() -> None:
+        for i in range(100_000):
+            history.append({"t": float(i), "phase": "load", "cpu_percent": float(i % 13)})
+        done.set()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    reads = 0
+    try:
+        while not done.is_set() or reads < 2:
+            ts = [s["t"] for s in history]  # never "deque mutated during iteration"
+            assert ts[:5] == [-5.0, -4.0, -3.0, -2.0, -1.0]
+            assert len(ts) <= 5 + WINDOW + LADDER_ROWS + 1
+            reads += 1
+    finally:
+        feeder.join(timeout=30)
+    assert reads > 2
