@@ -6,8 +6,9 @@ carries out closes and TCP resets. Nothing here decides anything.
 Timing. The sender sleeps on a bare ``call_at`` (``asyncio.wait_for`` would add loop turns to
 cancel its inner wait). Before a response's first delta (the injected latency's end, which
 callers measure) it wakes ahead by what the server's timers have been seen to run late
-(timers.py) and spins the last stretch, a loop turn at a time: once per response, never for the
-paced deltas after it, which stay up to a timer's lateness late (no caller's playback notices).
+(timers.py) and spins the last stretch, a loop turn at a time, with the cyclic collector held
+off until that delta is sent: once per response, never for the paced deltas after it, which stay
+up to a timer's lateness late (no caller's playback notices).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import json
 import socket
 import struct
+from asyncio import AbstractEventLoop
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -54,16 +56,8 @@ async def _send_loop(
     loop = asyncio.get_running_loop()
     while True:
         wake.clear()
-        for output in session.due(loop.time()):
-            if isinstance(output, Send):
-                await ws.send(json.dumps(output.event))
-                session.sent(output, loop.time())
-            elif isinstance(output, Close):
-                await ws.close(output.code, output.reason)
-                return
-            elif isinstance(output, Reset):
-                _reset(ws)
-                return
+        if not await _send_due(ws, session, loop):
+            return
         deadline = session.next_deadline()
         if deadline is None:
             await wake.wait()
@@ -75,7 +69,27 @@ async def _send_loop(
         finally:
             timer.cancel()
         if head_start and deadline - loop.time() <= head_start:
-            await timers.spin_until(loop, deadline)
+            with timers.hold_collector():
+                await timers.spin_until(loop, deadline)
+                if not await _send_due(ws, session, loop):
+                    return
+
+
+async def _send_due(
+    ws: ServerConnection, session: RealtimeSession, loop: AbstractEventLoop
+) -> bool:
+    """Send what is due now; False once the connection is closed or reset."""
+    for output in session.due(loop.time()):
+        if isinstance(output, Send):
+            await ws.send(json.dumps(output.event))
+            session.sent(output, loop.time())
+        elif isinstance(output, Close):
+            await ws.close(output.code, output.reason)
+            return False
+        elif isinstance(output, Reset):
+            _reset(ws)
+            return False
+    return True
 
 
 def _reset(ws: ServerConnection) -> None:

@@ -1,10 +1,12 @@
 """The sender's head start before a first delta follows the timers' observed lateness, within
 its floor and cap; a timer armed through it records how late it fired; the spin ends at its
-deadline and lets other tasks run meanwhile."""
+deadline and lets other tasks run meanwhile; the collector is held off while any session holds
+it, and left as it was found."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 
 import pytest
@@ -98,3 +100,25 @@ async def test_the_spin_reaches_its_deadline_and_lets_other_tasks_run() -> None:
     other.cancel()
     assert loop.time() >= deadline
     assert turns > 1
+
+
+def test_the_collector_is_off_while_any_hold_lasts_and_back_on_after_the_last() -> None:
+    timers = TimerLateness()
+    assert gc.isenabled()
+    with timers.hold_collector():
+        assert not gc.isenabled()
+        with timers.hold_collector():  # a second session's overlapping hold
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_collector_found_off_stays_off() -> None:
+    timers = TimerLateness()
+    gc.disable()
+    try:
+        with timers.hold_collector():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
