@@ -11,7 +11,9 @@ every section optional, absent = off.
      "rate_limit": {"probability": 0.1}, "stall": {"probability": 0.1},
      "drop": {"probability": 0.1, "mode": "close_1011"},
      "slow_audio": {"probability": 0.1, "factor": 2.0},
-     "session_max_duration": {"seconds": 30}, "legacy_beta": {}}
+     "session_max_duration": {"seconds": 30}, "legacy_beta": {},
+     "server_error": {"probability": 0.05},
+     "max_output_tokens": {"probability": 0.1, "audio_ms": 1000}}
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mocks.realtime.faults.drop import Drop
 from mocks.realtime.faults.handshake_429 import Handshake429
 from mocks.realtime.faults.latency import Latency
 from mocks.realtime.faults.legacy_beta import LegacyBeta
+from mocks.realtime.faults.max_output_tokens import MaxOutputTokens
 from mocks.realtime.faults.rate_limit import RateLimit
 from mocks.realtime.faults.server_error import ServerError
 from mocks.realtime.faults.session_cap import SessionCap
@@ -50,6 +53,7 @@ REGISTRY: dict[str, type[Fault]] = {
         ServerError,
         SessionMaxDuration,
         LegacyBeta,
+        MaxOutputTokens,
     )
 }
 
