@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from mocks.realtime.outputs import Close, Reset, Send
 from mocks.realtime.session import RealtimeSession
-from mocks.realtime.timers import TimerLateness
+from mocks.realtime.timers import TimerLateness, hold_collector
 
 
 async def run_session(
@@ -69,7 +69,7 @@ async def _send_loop(
         finally:
             timer.cancel()
         if head_start and deadline - loop.time() <= head_start:
-            with timers.hold_collector():
+            with hold_collector():
                 await timers.spin_until(loop, deadline)
                 if not await _send_due(ws, session, loop):
                     return

@@ -16,7 +16,7 @@ CPU, not other calls' timing. That CPU is budgeted: past ``BUDGET_S`` of spinnin
 the head start drops to the floor for the rest of that second, trading the last millisecond of
 precision for the machine's cores.
 
-The cyclic collector is held off from the wake-up to the first delta's send (``hold_collector``):
+The cyclic collector is held off from the wake-up to the first delta's send (`hold_collector`):
 a generation-1 collection in the fake takes 1-2.6 ms (a response's whole timeline, every event
 of it, is built when it starts and survives into generation 1), and one landing in that stretch
 made the delta as late as the collection was long, whatever the head start. Deferred by a few
@@ -47,8 +47,6 @@ class TimerLateness:
         self._recent: deque[float] = deque(maxlen=WINDOW)
         self._second = 0
         self._spent_s = 0.0
-        self._holds = 0
-        self._disabled = False
 
     def observe(self, late_s: float) -> None:
         self._recent.append(max(0.0, late_s))
@@ -101,18 +99,27 @@ class TimerLateness:
             self._second, self._spent_s = second, 0.0
         return self._spent_s
 
-    @contextmanager
-    def hold_collector(self) -> Iterator[None]:
-        """No cyclic collection inside: the first of the sessions' overlapping holds turns the
-        collector off (if it was on), the last one out turns it back on."""
-        if self._holds == 0 and gc.isenabled():
-            gc.disable()
-            self._disabled = True
-        self._holds += 1
-        try:
-            yield
-        finally:
-            self._holds -= 1
-            if self._holds == 0 and self._disabled:
-                self._disabled = False
-                gc.enable()
+
+class _Holds:
+    """The count of holds on the cyclic collector: one for the process, as the collector is, so
+    that several servers in one process (the tests run some) nest theirs too."""
+
+    count = 0
+    disabled = False  # whether the first hold turned the collector off (it may have been off)
+
+
+@contextmanager
+def hold_collector() -> Iterator[None]:
+    """No cyclic collection inside: the first of overlapping holds turns the collector off (if
+    it was on), the last one out turns it back on."""
+    if _Holds.count == 0 and gc.isenabled():
+        gc.disable()
+        _Holds.disabled = True
+    _Holds.count += 1
+    try:
+        yield
+    finally:
+        _Holds.count -= 1
+        if _Holds.count == 0 and _Holds.disabled:
+            _Holds.disabled = False
+            gc.enable()
