@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import statistics
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -92,29 +93,42 @@ async def test_function_calls_on_the_first_turns(upstream: Any) -> None:
     assert store.trend("turn_latency").count == 2
 
 
+ROUNDS = 3
+
+
 @pytest.mark.timing
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 async def test_turn_latency_matches_injected_latency(upstream: Any) -> None:
+    """Three rounds of 3 calls × 4 turns, and the median round's p50 and p99 held to the
+    upstream's own within max(2 ms, 1 %), as the fake's precision test takes the median of its
+    rounds: p99 of 12 turns is their maximum, and on these 2-vCPU VMs one stall of a few
+    milliseconds now and then (client and fake share this loop) fails a single round."""
     await _admin(
         upstream,
         "PUT",
         "/admin/faults",
         {"latency": {"distribution": "fixed", "ms": 300, "probability": 1.0}},
     )
-    store = MetricsStore()
-    await _calls(_workload(upstream, turns=4, utterance_ms=100), store, n=3)
-    assert store.counter("calls_total", {"outcome": "succeeded"}) == 3
-    stats = await _admin(upstream, "GET", "/admin/stats")
-    answers = [r for s in stats["sessions"] for r in s["responses"] if r["reply"] == "answer"]
-    assert [r["injected_latency_ms"] for r in answers] == [300.0] * 12
-    upstream_ms = sorted(float(r["create_to_first_delta_ms"]) for r in answers)
-    measured = store.trend("turn_latency")
-    assert measured.count == 12
-    for percentile in (50, 99):
-        # Nearest rank, as the HDR histogram reads it.
-        truth = upstream_ms[math.ceil(percentile / 100 * len(upstream_ms)) - 1]
-        tolerance = max(2.0, 0.01 * truth)
-        assert abs(measured.p(percentile) - truth) <= tolerance, (percentile, upstream_ms)
+    misses: dict[int, list[float]] = {50: [], 99: []}
+    seen = 0
+    for _ in range(ROUNDS):
+        store = MetricsStore()
+        await _calls(_workload(upstream, turns=4, utterance_ms=100), store, n=3)
+        assert store.counter("calls_total", {"outcome": "succeeded"}) == 3
+        stats = await _admin(upstream, "GET", "/admin/stats")
+        sessions, seen = stats["sessions"][seen:], len(stats["sessions"])
+        answers = [r for s in sessions for r in s["responses"] if r["reply"] == "answer"]
+        assert [r["injected_latency_ms"] for r in answers] == [300.0] * 12
+        upstream_ms = sorted(float(r["create_to_first_delta_ms"]) for r in answers)
+        measured = store.trend("turn_latency")
+        assert measured.count == 12
+        for percentile, round_misses in misses.items():
+            # Nearest rank, as the HDR histogram reads it.
+            truth = upstream_ms[math.ceil(percentile / 100 * len(upstream_ms)) - 1]
+            round_misses.append(abs(measured.p(percentile) - truth) - max(2.0, 0.01 * truth))
+    for percentile, round_misses in misses.items():
+        # A miss is how far a round's figure strayed beyond its tolerance (<= 0: within it).
+        assert statistics.median(round_misses) <= 0, (percentile, misses)
 
 
 async def test_handshake_429(upstream: Any) -> None:
