@@ -69,8 +69,9 @@ async def _send_loop(
         finally:
             timer.cancel()
         if head_start and deadline - loop.time() <= head_start:
-            with hold_collector():
+            with hold_collector() as hold:
                 await timers.spin_until(loop, deadline)
+                hold.release_on_yield()  # the send may wait on a slow reader: not held then
                 if not await _send_due(ws, session, loop):
                     return
 

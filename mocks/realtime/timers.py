@@ -108,18 +108,37 @@ class _Holds:
     disabled = False  # whether the first hold turned the collector off (it may have been off)
 
 
-@contextmanager
-def hold_collector() -> Iterator[None]:
-    """No cyclic collection inside: the first of overlapping holds turns the collector off (if
-    it was on), the last one out turns it back on."""
-    if _Holds.count == 0 and gc.isenabled():
-        gc.disable()
-        _Holds.disabled = True
-    _Holds.count += 1
-    try:
-        yield
-    finally:
+class CollectorHold:
+    """One hold: ``release`` ends it (once; later calls do nothing)."""
+
+    def __init__(self) -> None:
+        self._held = True
+        if _Holds.count == 0 and gc.isenabled():
+            gc.disable()
+            _Holds.disabled = True
+        _Holds.count += 1
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
         _Holds.count -= 1
         if _Holds.count == 0 and _Holds.disabled:
             _Holds.disabled = False
             gc.enable()
+
+    def release_on_yield(self) -> None:
+        """End the hold at the latest when the holding task next yields to the loop: a send
+        that waits on a full buffer (a slow reader) must not keep the collector off meanwhile."""
+        asyncio.get_running_loop().call_soon(self.release)
+
+
+@contextmanager
+def hold_collector() -> Iterator[CollectorHold]:
+    """No cyclic collection inside: the first of overlapping holds turns the collector off (if
+    it was on), the last one out turns it back on."""
+    hold = CollectorHold()
+    try:
+        yield hold
+    finally:
+        hold.release()

@@ -121,3 +121,15 @@ def test_a_collector_found_off_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.timeout(10)
+async def test_a_hold_asked_to_end_on_yield_ends_when_its_task_waits() -> None:
+    # A send waiting on a slow reader yields to the loop: the hold must not outlast that.
+    with hold_collector() as hold:
+        assert not gc.isenabled()
+        hold.release_on_yield()
+        assert not gc.isenabled()  # no yield yet: still held
+        await asyncio.sleep(0)
+        assert gc.isenabled()
+    assert gc.isenabled()  # the release at the end found it released: nothing more
