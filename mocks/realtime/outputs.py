@@ -35,6 +35,10 @@ Output = Send | Close | Reset
 Timeline = list[tuple[float, Output]]
 
 
+# A response's audio deltas under both protocols' names (GA, beta).
+AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
+
+
 def kind_of(output: Output) -> str:
     """The event type an output sends ("" for a close or a reset)."""
     return str(output.event.get("type", "")) if isinstance(output, Send) else ""

@@ -17,7 +17,7 @@ from typing import Any
 from mocks.realtime.events import Event, EventFactory, rate_limits, usage
 from mocks.realtime.faults.base import ShapeContext
 from mocks.realtime.faults.plan import ResponsePlan
-from mocks.realtime.outputs import Send, Timeline, kind_of
+from mocks.realtime.outputs import AUDIO_DELTAS, Send, Timeline, kind_of
 from mocks.realtime.script import Reply, ReplyKind
 from mocks.realtime.session_config import SessionSettings
 from mocks.realtime.speech import speech
@@ -160,9 +160,6 @@ def playback_end_offset(timeline: Timeline, reply: Reply, chunk_ms: int) -> floa
         return max((at for at, _ in timeline), default=0.0)
     first, last = audio[0], audio[-1]
     return first + max(reply.audio_ms / 1000, last - first + chunk_ms / 1000)
-
-
-AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 
 
 def _in_progress(active: ActiveResponse, settings: SessionSettings) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The shared test helpers do what their callers rely on: the fake clock moves only by hand and
 never back, a closed port refuses connections, polling returns once the condition holds and
-fails (naming it) at its deadline."""
+fails (naming it) at its deadline, a nearest-rank percentile is the ceil(q × n)-th value."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.support.clock import FakeClock
+from tests.support.percentiles import nearest_rank
 from tests.support.polling import poll_until, wait_until
 from tests.support.ports import LOOPBACK
 
@@ -56,3 +57,11 @@ async def test_wait_until_lets_the_loop_run() -> None:
     await wait_until(flag.is_set, 5.0, what="the timer")
     with pytest.raises(AssertionError, match="never not met"):
         await wait_until(lambda: False, 0.05, what="never")
+
+
+def test_nearest_rank_is_the_ceil_q_n_th_smallest() -> None:
+    values = [float(v) for v in range(100, 0, -1)]  # 100 .. 1, unsorted on purpose
+    assert nearest_rank(values, 0.99) == 99.0  # not the maximum
+    assert nearest_rank(values, 0.5) == 50.0
+    assert nearest_rank(values, 0.01) == 1.0
+    assert nearest_rank([7.0], 0.99) == 7.0

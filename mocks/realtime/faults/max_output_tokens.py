@@ -14,17 +14,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from mocks.realtime.faults.base import Chance, ResponseEffect, ResponseFault, ShapeContext
-from mocks.realtime.outputs import Close, Reset, Send, Timeline, kind_of
+from mocks.realtime.outputs import AUDIO_DELTAS, Close, Reset, Send, Timeline, kind_of
 
-CUT = frozenset(
-    {
-        "response.output_audio.delta",
-        "response.audio.delta",
-        "response.output_audio_transcript.delta",
-        "response.audio_transcript.delta",
-    }
-)
-AUDIO = frozenset({"response.output_audio.delta", "response.audio.delta"})
 DETAILS = {"type": "incomplete", "reason": "max_output_tokens"}
 
 
@@ -44,7 +35,7 @@ class CutShort(ResponseEffect):
     audio_s: float = 1.0
 
     def shape(self, timeline: Timeline, ctx: ShapeContext) -> Timeline:
-        audio = [at for at, out in timeline if kind_of(out) in AUDIO]
+        audio = [at for at, out in timeline if kind_of(out) in AUDIO_DELTAS]
         if not audio or any(isinstance(out, Close | Reset) for _, out in timeline):
             return timeline  # no audio to cut, or the connection is lost anyway
         cut = audio[0] + self.audio_s
@@ -53,8 +44,11 @@ class CutShort(ResponseEffect):
         kept = sum(1 for at in audio if at < cut)
         shaped: Timeline = []
         for at, out in timeline:
-            if not isinstance(out, Send) or (at >= cut and kind_of(out) in CUT):
+            if not isinstance(out, Send):
                 continue
+            kind = kind_of(out)
+            if at >= cut and (kind in AUDIO_DELTAS or kind.endswith("transcript.delta")):
+                continue  # what the model would have said past its limit
             if out.ends_response:
                 done = ctx.done("incomplete", DETAILS, (40, kept))
                 out = replace(out, event=done)

@@ -8,14 +8,15 @@ held to the bound, as the benchmarks take the median of three rounds: on the 2-v
 machines this runs on, bursts of a few seconds now and then stall a process for 3-13 ms (a
 socket write of 13 ms, timers 7 ms late beside a 7 ms head start, seen in the fake's own
 timings), which one round of 100 cannot tell from imprecision. The fake is never early, in any
-round."""
+round. Percentiles are by nearest rank, as the generator's HDR histograms read them: p99 of 100
+responses is the 99th smallest (a VM's idle vCPU now and then wakes 5-11 ms late; the fake can
+shorten, not abolish, that)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import json
-import math
 import re
 import signal
 import sys
@@ -28,20 +29,13 @@ from websockets.asyncio.client import connect
 
 from generator.protocols.base import TimedConnection
 from tests.mocks.realtime.rt_api_helpers import admin
+from tests.support.percentiles import nearest_rank
 
 LATENCY_MS = 300.0
 TOLERANCE_MS = 2.0
 RESPONSES = 100
 ROUNDS = 3
 MANUAL = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest rank, as the generator's HDR histograms read a percentile: p99 of 100 responses
-    is the 99th smallest, so one response in a hundred may fall outside (a virtual machine's
-    idle vCPU now and then wakes 5-11 ms late; the fake can shorten, not abolish, that)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 async def client_latencies(url: str, n: int) -> list[float]:
@@ -107,13 +101,13 @@ async def test_a_fixed_latency_arrives_within_2_ms_at_p99(tmp_path: Path) -> Non
     server = [[r["create_to_first_delta_ms"] for r in s["responses"]] for s in stats["sessions"]]
     assert [len(responses) for responses in server] == [RESPONSES] * ROUNDS
     rounds = [
-        (percentile(client, 0.01), percentile(client, 0.5), percentile(client, 0.99), own)
+        (nearest_rank(client, 0.01), nearest_rank(client, 0.5), nearest_rank(client, 0.99), own)
         for client, own in zip(measured, server, strict=True)
     ]
     # Every round in the message: a late server means a busy machine, not a slow network.
     summary = "; ".join(
         f"round {i}: client p1 {low:.2f} p50 {p50:.2f} p99 {high:.2f} ms, server p50 "
-        f"{percentile(own, 0.5):.2f} p99 {percentile(own, 0.99):.2f} ms"
+        f"{nearest_rank(own, 0.5):.2f} p99 {nearest_rank(own, 0.99):.2f} ms"
         for i, (low, p50, high, own) in enumerate(rounds)
     )
     summary += f"; the server's timer head start {stats['timer_head_start_ms']} ms"
@@ -121,4 +115,4 @@ async def test_a_fixed_latency_arrives_within_2_ms_at_p99(tmp_path: Path) -> Non
     assert median(high for _, _, high, _ in rounds) <= LATENCY_MS + TOLERANCE_MS, summary
     # The server's own account (receive → send) agrees, and is never early.
     assert min(min(own) for own in server) >= LATENCY_MS, summary
-    assert median(percentile(own, 0.99) for own in server) <= LATENCY_MS + TOLERANCE_MS, summary
+    assert median(nearest_rank(own, 0.99) for own in server) <= LATENCY_MS + TOLERANCE_MS, summary
