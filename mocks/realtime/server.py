@@ -31,7 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State as WsState
 
 from mocks.errors import ConfigError
-from mocks.realtime.connection import run_session
+from mocks.realtime.connection import StampedConnection, run_session
 from mocks.realtime.faults import FaultsConfig, parse_faults
 from mocks.realtime.faults.base import FaultStreams
 from mocks.realtime.faults.plan import draw_handshake, refusal
@@ -130,6 +130,7 @@ class RealtimeServer:
             process_request=self._process_request,
             max_size=self.max_message_bytes,
             compression=None,  # base64 audio hardly compresses; deflate would only cost CPU
+            create_connection=StampedConnection,
         )
         ws_port = next(iter(self._ws.sockets)).getsockname()[1]
         self.url = f"ws://{host}:{ws_port}{PATH}"
