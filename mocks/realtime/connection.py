@@ -122,7 +122,7 @@ async def _send(
     ws: ServerConnection, session: RealtimeSession, loop: AbstractEventLoop, encoded: Encoded
 ) -> bool:
     for output, text in encoded:
-        if isinstance(output, Send) and text is not None:
+        if text is not None:  # a Send's, encoded
             await ws.send(text)
             session.sent(output, loop.time())
         elif isinstance(output, Close):
